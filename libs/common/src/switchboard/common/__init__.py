@@ -1,0 +1,1 @@
+"""What every Switchboard service shares: settings, database, Kafka delivery, auth, telemetry."""

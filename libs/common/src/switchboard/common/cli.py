@@ -1,0 +1,46 @@
+"""`python -m switchboard.<service> http|worker|migrate`: one entry point per service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from switchboard.common.migrations import migrate
+from switchboard.common.settings import PlatformSettings, ServiceSettings
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    name: str
+    app_factory: str  # "switchboard.gateway.app:create_app"
+    worker: Callable[[], Coroutine[Any, Any, None]]
+    migrations: str  # "switchboard.gateway:migrations"
+    settings: Callable[[], ServiceSettings]
+
+
+def main(entry: ServiceEntry, argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m switchboard.{entry.name}")
+    parser.add_argument("command", choices=["http", "worker", "migrate"])
+    command = parser.parse_args(argv).command
+    if command == "migrate":
+        migrate(entry.migrations, PlatformSettings().database_url)
+    elif command == "worker":
+        asyncio.run(entry.worker())
+    else:
+        settings = entry.settings()
+        uvicorn.run(
+            entry.app_factory,
+            factory=True,
+            host=settings.http_host,
+            port=settings.http_port,
+            workers=settings.http_workers,
+            log_level="warning",
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+        )

@@ -1,0 +1,169 @@
+"""The HTTP edge every service shares: app factory, auth and session dependencies, health."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from typing import Annotated, Any
+
+import structlog
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from switchboard.common import telemetry
+from switchboard.common.auth import KeyVerifier, Principal
+from switchboard.common.db import Database, is_unavailable
+from switchboard.common.errors import SwitchboardError, Unauthorized
+
+log = structlog.get_logger(__name__)
+
+ReadinessCheck = Callable[[], Awaitable[object]]
+
+
+# Dependencies ---------------------------------------------------------------------------------
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    db: Database = request.app.state.db
+    async with db.transaction() as session:
+        yield session
+
+
+# `scope="function"`: the transaction commits before the response is sent, never after.
+DbSession = Annotated[AsyncSession, Depends(_session, scope="function")]
+
+
+async def _principal(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
+    verifier: KeyVerifier = request.app.state.verifier
+    return await verifier.verify(authorization[7:].strip())
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+
+
+# Errors ---------------------------------------------------------------------------------------
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+async def _domain_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SwitchboardError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return JSONResponse(error_body(exc.code, exc.message), exc.status_code, headers=headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    if is_unavailable(exc) or isinstance(exc, KafkaError):
+        log.warning("http.dependency_unavailable", path=request.url.path, error=repr(exc))
+        return JSONResponse(
+            error_body("unavailable", "A dependency is unavailable; retry shortly."),
+            503,
+            headers={"Retry-After": "2"},
+        )
+    log.exception("http.unhandled_error", path=request.url.path)
+    return JSONResponse(error_body("internal_error", "Internal error."), 500)
+
+
+# Metrics middleware (pure ASGI: no per-request task or body buffering) -------------------------
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            method = scope["method"]
+            telemetry.HTTP_REQUESTS.labels(self.service, method, path, str(status)).inc()
+            telemetry.HTTP_DURATION.labels(self.service, method, path).observe(
+                time.perf_counter() - started
+            )
+
+
+# Health ---------------------------------------------------------------------------------------
+
+
+def health_router() -> APIRouter:
+    """`/healthz` (alive), `/readyz` (the checks in `app.state.readiness` pass), `/metrics`."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="The process is alive.")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Database, Kafka and replicas are reachable.")
+    async def readyz(request: Request) -> Response:
+        checks: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness", {})
+        results = await asyncio.gather(*(_run_check(c) for c in checks.values()))
+        body = dict(zip(checks, results, strict=True))
+        ready = all(r == "ok" for r in results)
+        status = "ok" if ready else "unavailable"
+        return JSONResponse({"status": status, "checks": body}, 200 if ready else 503)
+
+    @router.get("/metrics", summary="Prometheus metrics.", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def _run_check(check: ReadinessCheck) -> str:
+    try:
+        await asyncio.wait_for(check(), timeout=2.0)
+    except Exception as exc:  # noqa: BLE001 - a failing check is reported, not raised
+        return f"failed: {type(exc).__name__}"
+    return "ok"
+
+
+# The app --------------------------------------------------------------------------------------
+
+
+def create_app(
+    *,
+    service: str,
+    title: str,
+    description: str,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    routers: Iterable[APIRouter],
+) -> FastAPI:
+    """A service's FastAPI app with Switchboard's error handling, metrics and health routes.
+
+    The lifespan must set `app.state.db`, `app.state.verifier` and `app.state.readiness`.
+    """
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.add_exception_handler(SwitchboardError, _domain_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(MetricsMiddleware, service=service)
+    app.include_router(health_router())
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,237 @@
+"""Kafka producer and consumer machinery with Switchboard's delivery rules.
+
+Consumers commit offsets only after the handler's transaction commits, dedupe by `event_id`
+through the inbox, retry a failing handler a bounded number of times and then park the record on
+`<topic>.dlq`. An unreachable database is not a poison message: it is retried until it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from opentelemetry.trace import SpanKind
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from switchboard.common import telemetry
+from switchboard.common.db import Database, is_unavailable
+from switchboard.common.errors import SwitchboardError
+from switchboard.common.inbox import Inbox
+from switchboard.common.outbox import decode_headers
+from switchboard.contracts import AnyEvent, Event, Topic, UnknownEventError, parse_event
+
+log = structlog.get_logger(__name__)
+
+E = TypeVar("E", bound=Event)
+
+
+def create_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
+    """A producer that waits for every in-sync replica (`acks=all`).
+
+    Not idempotent: correctness comes from the outbox and the consumers' inbox, which keeps us
+    independent of broker support for InitProducerId.
+    """
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=1,
+        max_batch_size=256 * 1024,
+        request_timeout_ms=15000,
+    )
+
+
+async def ensure_topics(bootstrap_servers: str, *, partitions: int = 8) -> None:
+    """Create every topic and its dead-letter topic if missing."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="switchboard-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = []
+        for topic in Topic:
+            config = {"cleanup.policy": "compact"} if topic.compacted else {}
+            for name in (topic.value, topic.dead_letter):
+                if name not in existing:
+                    wanted.append(NewTopic(name, partitions, 1, topic_configs=config))
+        for new_topic in wanted:
+            with suppress(TopicAlreadyExistsError):
+                await admin.create_topics([new_topic])
+    finally:
+        await admin.close()
+
+
+class AlreadyProcessed(Exception):
+    """Raised inside `Delivery.transaction()` when the inbox has seen this event."""
+
+
+@dataclass
+class Delivery:
+    """One record being processed: opens the transaction that also claims the inbox row."""
+
+    db: Database
+    inbox: Inbox
+    consumer: str
+    event: AnyEvent
+    topic: str
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self.db.transaction() as session:
+            if not await self.inbox.claim(session, self.consumer, self.event.event_id):
+                raise AlreadyProcessed
+            yield session
+
+
+Handler = Callable[[Any, Delivery], Awaitable[None]]
+
+
+@dataclass
+class EventConsumer:
+    """A consumer group reading some topics and routing each event type to its handler."""
+
+    name: str
+    topics: tuple[Topic, ...]
+    bootstrap_servers: str
+    db: Database
+    inbox: Inbox
+    producer: AIOKafkaProducer
+    max_attempts: int = 5
+    retry_delay: float = 0.2
+    max_records: int = 500
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    _positions: dict[TopicPartition, int] = field(default_factory=dict)
+
+    def on(self, event_type: type[E], handler: Callable[[E, Delivery], Awaitable[None]]) -> None:
+        """Route events of `event_type` to `handler`; other types are acknowledged and skipped."""
+        self.handlers[event_type.model_fields["type"].default] = handler
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            *(t.value for t in self.topics),
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=self.name,
+            client_id=self.name,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.max_records,
+        )
+        await consumer.start()
+        try:
+            while True:
+                batch = await consumer.getmany(timeout_ms=1000, max_records=self.max_records)
+                if batch:
+                    await self.process_batch(batch)
+                    offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+                    await consumer.commit(offsets)
+                    self._positions.update(offsets)
+                self._record_lag(consumer)
+        finally:
+            await consumer.stop()
+
+    async def process_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Partitions run concurrently; records of one partition (one contact) run in order."""
+        await asyncio.gather(*(self._process_partition(records) for records in batch.values()))
+
+    async def _process_partition(self, records: Iterable[ConsumerRecord]) -> None:
+        for record in records:
+            await self._process(record)
+
+    async def _process(self, record: ConsumerRecord) -> None:
+        started = time.perf_counter()
+        headers = decode_headers(record.headers)
+        outcome = "processed"
+        try:
+            event = parse_event(record.value)
+        except UnknownEventError as exc:
+            await self._dead_letter(record, f"unparseable: {exc}")
+            outcome = "dead_lettered"
+        else:
+            handler = self.handlers.get(event.type)
+            if handler is None:
+                outcome = "skipped"
+            else:
+                with telemetry.continued_trace(headers):
+                    outcome = await self._handle(record, event, handler)
+        telemetry.CONSUMER_MESSAGES.labels(self.name, record.topic, outcome).inc()
+        telemetry.CONSUMER_DURATION.labels(self.name, record.topic).observe(
+            time.perf_counter() - started
+        )
+
+    async def _handle(self, record: ConsumerRecord, event: AnyEvent, handler: Handler) -> str:
+        delivery = Delivery(self.db, self.inbox, self.name, event, record.topic)
+        span_name = f"process {record.topic}"
+        attempt = 0
+        while True:
+            attempt += 1
+            with telemetry.tracer(__name__).start_as_current_span(
+                span_name,
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "process",
+                    "messaging.destination.name": record.topic,
+                    "messaging.consumer.group.name": self.name,
+                    "messaging.kafka.offset": record.offset,
+                    "messaging.destination.partition.id": str(record.partition),
+                    "messaging.message.id": str(event.event_id),
+                },
+            ):
+                structlog.contextvars.bind_contextvars(tenant_id=str(event.tenant_id))
+                try:
+                    await handler(event, delivery)
+                    return "processed"
+                except AlreadyProcessed:
+                    return "duplicate"
+                except SwitchboardError as exc:
+                    # A domain refusal will not change on retry: park it at once.
+                    log.warning(
+                        "consumer.refused", consumer=self.name, type=event.type, error=str(exc)
+                    )
+                    await self._dead_letter(record, f"{type(exc).__name__}: {exc}")
+                    return "dead_lettered"
+                except Exception as exc:
+                    if is_unavailable(exc):
+                        log.warning("consumer.database_unavailable", consumer=self.name)
+                        await asyncio.sleep(min(5.0, self.retry_delay * attempt))
+                        attempt = 0
+                        continue
+                    if attempt >= self.max_attempts:
+                        log.exception("consumer.dead_lettered", consumer=self.name, type=event.type)
+                        await self._dead_letter(record, repr(exc))
+                        return "dead_lettered"
+                    log.warning(
+                        "consumer.retry", consumer=self.name, attempt=attempt, error=repr(exc)
+                    )
+                    await asyncio.sleep(self.retry_delay * 2 ** (attempt - 1))
+                finally:
+                    structlog.contextvars.unbind_contextvars("tenant_id")
+
+    async def _dead_letter(self, record: ConsumerRecord, error: str) -> None:
+        headers = [
+            *list(record.headers or []),
+            ("dlq.error", error[:2000].encode()),
+            ("dlq.consumer", self.name.encode()),
+            ("dlq.offset", str(record.offset).encode()),
+        ]
+        await (
+            await self.producer.send(
+                f"{record.topic}.dlq", value=record.value, key=record.key, headers=headers
+            )
+        )
+
+    def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            position = self._positions.get(tp)
+            if highwater is not None and position is not None:
+                lag = max(0, highwater - position)
+                telemetry.CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(lag)

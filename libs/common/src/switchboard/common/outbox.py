@@ -1,0 +1,166 @@
+"""The transactional outbox: events are written with the state change, then relayed to Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from switchboard.common import telemetry
+from switchboard.common.db import Database
+from switchboard.common.notify import Wakeup, notify_trigger_sql
+from switchboard.contracts import AnyEvent, topic_of
+
+log = structlog.get_logger(__name__)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """The `outbox` table in a service's schema."""
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", LargeBinary, nullable=True),
+        Column("event_id", UUID(as_uuid=True), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default="{}"),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+def notify_channel(schema: str) -> str:
+    return f"{schema}_outbox"
+
+
+def outbox_trigger_sql(schema: str) -> list[str]:
+    """DDL that wakes the relay when outbox rows are committed."""
+    return notify_trigger_sql(schema, "outbox", notify_channel(schema))
+
+
+class Outbox:
+    """Adds events to the outbox inside the caller's transaction."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    async def add(self, session: AsyncSession, event: AnyEvent, *, key: bytes | None) -> None:
+        await self.add_many(session, [(event, key)])
+
+    async def add_many(
+        self, session: AsyncSession, events: list[tuple[AnyEvent, bytes | None]]
+    ) -> None:
+        headers = telemetry.current_trace_headers()
+        rows = [
+            {
+                "topic": topic_of(event).value,
+                "key": key,
+                "event_id": event.event_id,
+                "payload": event.model_dump_json(),
+                "headers": headers,
+            }
+            for event, key in events
+        ]
+        if rows:
+            await session.execute(insert(self.table), rows)
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order with `acks=all`, then deletes them.
+
+    A transaction-scoped advisory lock lets several replicas run while only one publishes at a
+    time, which keeps per-key order.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        producer: AIOKafkaProducer,
+        table: Table,
+        *,
+        batch_size: int = 1000,
+        idle_wait: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.producer = producer
+        self.table = table
+        self.schema = table.schema or "public"
+        self.batch_size = batch_size
+        self.idle_wait = idle_wait
+        self._wakeup = Wakeup(db.url, notify_channel(self.schema))
+        self._lock_id = zlib.crc32(f"outbox:{self.schema}".encode())
+
+    async def run(self) -> None:
+        """Relay forever; wakes on NOTIFY, polls every `idle_wait` seconds as a safety net."""
+        await self._wakeup.start()
+        try:
+            while True:
+                try:
+                    published = await self.publish_batch()
+                except Exception as exc:  # noqa: BLE001 - the relay must outlive any outage
+                    log.warning("outbox.relay_failed", schema=self.schema, error=str(exc))
+                    await asyncio.sleep(1.0)
+                    continue
+                if published < self.batch_size:
+                    await self._wakeup.wait(self.idle_wait)
+        finally:
+            await self._wakeup.stop()
+
+    async def publish_batch(self) -> int:
+        """Publish one batch; returns how many events went out."""
+        async with self.db.transaction() as session:
+            locked = await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_id)))
+            if not locked:
+                return 0
+            rows = (
+                await session.execute(
+                    select(self.table).order_by(self.table.c.id).limit(self.batch_size)
+                )
+            ).all()
+            if not rows:
+                telemetry.OUTBOX_BACKLOG.labels(self.schema).set(0)
+                return 0
+            sends = [
+                await self.producer.send(
+                    row.topic,
+                    value=row.payload.encode(),
+                    key=row.key,
+                    headers=[(k, v.encode()) for k, v in row.headers.items()],
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*sends)
+            await session.execute(delete(self.table).where(self.table.c.id <= rows[-1].id))
+        telemetry.OUTBOX_PUBLISHED.labels(self.schema).inc(len(rows))
+        return len(rows)
+
+    async def backlog(self) -> int:
+        async with self.db.transaction() as session:
+            count = await session.scalar(select(func.count()).select_from(self.table))
+        return int(count or 0)
+
+
+def decode_headers(raw: list[tuple[str, bytes]] | None) -> dict[str, str]:
+    return {k: v.decode() for k, v in raw or []}
+
+
+__all__ = ["Outbox", "OutboxRelay", "decode_headers", "outbox_table", "outbox_trigger_sql"]

@@ -1,0 +1,83 @@
+"""Process lifecycles: what an HTTP app and a worker start, check and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import structlog
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from switchboard.common.db import Database
+from switchboard.common.http import health_router
+
+log = structlog.get_logger(__name__)
+
+
+def database_check(db: Database) -> Callable[[], Awaitable[None]]:
+    return db.ping
+
+
+def kafka_check(producer: AIOKafkaProducer) -> Callable[[], Awaitable[object]]:
+    """Readiness of the broker: metadata can be fetched with the producer's connection."""
+
+    async def check() -> object:
+        return await producer.client.fetch_all_metadata()
+
+    return check
+
+
+def event_check(event: asyncio.Event) -> Callable[[], Awaitable[None]]:
+    """Ready once `event` is set (for example a replica that has caught up)."""
+
+    async def check() -> None:
+        if not event.is_set():
+            raise RuntimeError("not caught up")
+
+    return check
+
+
+def supervise(name: str, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """Run a background loop; if it dies, log and stop the process so it is restarted."""
+    task = asyncio.create_task(coroutine, name=name)
+
+    def done(t: asyncio.Task[None]) -> None:
+        if t.cancelled():
+            return
+        exc = t.exception()
+        if exc is not None:
+            log.error("runtime.task_died", task=name, error=repr(exc), exc_info=exc)
+            signal.raise_signal(signal.SIGTERM)
+
+    task.add_done_callback(done)
+    return task
+
+
+async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def serve_worker(
+    *,
+    port: int,
+    loops: dict[str, Coroutine[Any, Any, None]],
+    readiness: dict[str, Callable[[], Awaitable[object]]],
+) -> None:
+    """Run a worker's loops beside a small HTTP server for probes and `/metrics`."""
+    app = FastAPI(title="worker", openapi_url=None)
+    app.state.readiness = readiness
+    app.include_router(health_router())
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="0.0.0.0", port=port, log_level="warning", access_log=False)  # noqa: S104
+    )
+    tasks = [supervise(name, coroutine) for name, coroutine in loops.items()]
+    try:
+        await server.serve()
+    finally:
+        await cancel_all(tasks)

@@ -1,0 +1,235 @@
+"""Every event Switchboard services exchange, one model per `type`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from switchboard.contracts.envelope import Contract, Event
+
+Channel = Literal["sms", "whatsapp"]
+Provider = Literal["twilio", "meta", "sandbox"]
+Origin = Literal["reply", "campaign", "operator", "system"]
+Priority = Literal["reply", "bulk"]
+DeliveryStatus = Literal[
+    "queued", "sending", "sent", "delivered", "read", "undelivered", "failed", "refused"
+]
+ConsentSource = Literal["keyword", "operator", "api", "carrier"]
+UsageKind = Literal["llm_tokens", "sms_segments", "whatsapp_conversations"]
+Scope = Literal["platform:admin", "tenant:admin", "messages:read", "messages:write"]
+
+
+# messages.inbound ----------------------------------------------------------------------------
+
+
+class Media(Contract):
+    url: str
+    content_type: str | None = None
+
+
+class MessageReceivedData(Contract):
+    message_id: UUID
+    channel: Channel
+    provider: Provider
+    provider_message_id: str
+    from_address: str = Field(description="The contact's address, E.164.")
+    to_address: str = Field(description="The tenant's sender number, E.164.")
+    body: str
+    media: tuple[Media, ...] = ()
+    received_at: datetime
+
+
+class MessageReceived(Event):
+    """A contact's message reached one of the tenant's numbers."""
+
+    type: Literal["message.received"] = "message.received"
+    data: MessageReceivedData
+
+
+# messages.outbound ---------------------------------------------------------------------------
+
+
+class MessageRequestedData(Contract):
+    idempotency_key: str = Field(min_length=1, max_length=200)
+    origin: Origin
+    priority: Priority = "bulk"
+    channel: Channel
+    to_address: str
+    from_address: str | None = Field(
+        default=None, description="Sender number; the gateway picks the tenant's default if absent."
+    )
+    body: str
+    not_before: datetime | None = None
+    expires_at: datetime | None = None
+    conversation_id: UUID | None = None
+    in_reply_to: UUID | None = Field(default=None, description="Inbound message answered.")
+
+
+class MessageRequested(Event):
+    """Someone (assistant, campaign, operator, system) asks the gateway to send a message."""
+
+    type: Literal["message.requested"] = "message.requested"
+    data: MessageRequestedData
+
+
+# messages.status -----------------------------------------------------------------------------
+
+
+class MessageStatusChangedData(Contract):
+    message_id: UUID
+    idempotency_key: str
+    origin: Origin
+    channel: Channel
+    to_address: str
+    status: DeliveryStatus
+    provider: Provider | None = None
+    provider_message_id: str | None = None
+    segments: int | None = None
+    price: Decimal | None = None
+    currency: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class MessageStatusChanged(Event):
+    """An outbound message moved forward in its delivery state machine."""
+
+    type: Literal["message.status_changed"] = "message.status_changed"
+    data: MessageStatusChangedData
+
+
+# consent -------------------------------------------------------------------------------------
+
+
+class ConsentData(Contract):
+    address: str
+    channel: Channel
+    source: ConsentSource
+    keyword: str | None = None
+
+
+class ConsentOptedOut(Event):
+    type: Literal["consent.opted_out"] = "consent.opted_out"
+    data: ConsentData
+
+
+class ConsentOptedIn(Event):
+    type: Literal["consent.opted_in"] = "consent.opted_in"
+    data: ConsentData
+
+
+# contacts (compacted) ------------------------------------------------------------------------
+
+
+class ContactData(Contract):
+    contact_id: UUID
+    address: str
+    display_name: str | None = None
+    time_zone: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
+    blocked: bool = False
+
+
+class ContactUpserted(Event):
+    type: Literal["contact.upserted"] = "contact.upserted"
+    data: ContactData
+
+
+class ContactDeletedData(Contract):
+    contact_id: UUID
+
+
+class ContactDeleted(Event):
+    type: Literal["contact.deleted"] = "contact.deleted"
+    data: ContactDeletedData
+
+
+# usage ---------------------------------------------------------------------------------------
+
+
+class UsageRecordedData(Contract):
+    kind: UsageKind
+    quantity: int = Field(ge=0)
+    cost: Decimal = Field(ge=0)
+    currency: str = "USD"
+    source_id: str = Field(description="What incurred it: a message id or an LLM call id.")
+    contact_address: str | None = None
+    channel: Channel | None = None
+    provider: str | None = None
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+class UsageRecorded(Event):
+    """A billable unit was consumed."""
+
+    type: Literal["usage.recorded"] = "usage.recorded"
+    data: UsageRecordedData
+
+
+# entitlements (compacted) --------------------------------------------------------------------
+
+
+class EntitlementData(Contract):
+    plan: str
+    state: Literal["active", "grace", "suspended"]
+    contact_address: str | None = None
+    limits: dict[str, int] = Field(default_factory=dict)
+    remaining: dict[str, int] = Field(default_factory=dict)
+
+
+class EntitlementChanged(Event):
+    type: Literal["entitlement.changed"] = "entitlement.changed"
+    data: EntitlementData
+
+
+# tenants (compacted) -------------------------------------------------------------------------
+
+
+class TenantData(Contract):
+    name: str
+    active: bool = True
+
+
+class TenantUpserted(Event):
+    type: Literal["tenant.upserted"] = "tenant.upserted"
+    data: TenantData
+
+
+class ApiKeyData(Contract):
+    key_id: str
+    secret_hash: str = Field(description="SHA-256 of the key's secret, hex.")
+    scopes: tuple[Scope, ...]
+    revoked: bool = False
+
+
+class ApiKeyChanged(Event):
+    """An API key was issued or revoked; every service's auth replica follows it."""
+
+    type: Literal["api_key.changed"] = "api_key.changed"
+    data: ApiKeyData
+
+
+# campaigns -----------------------------------------------------------------------------------
+
+
+class EnrollmentData(Contract):
+    campaign_id: UUID
+    enrollment_id: UUID
+    contact_address: str
+    reason: str | None = None
+
+
+class EnrollmentStarted(Event):
+    type: Literal["campaign.enrollment_started"] = "campaign.enrollment_started"
+    data: EnrollmentData
+
+
+class EnrollmentEnded(Event):
+    type: Literal["campaign.enrollment_ended"] = "campaign.enrollment_ended"
+    data: EnrollmentData

@@ -1,0 +1,60 @@
+"""The gateway's HTTP app: provider webhooks, tenants and keys, numbers, messages, sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from switchboard.common.auth import KeyVerifier
+from switchboard.common.db import Database
+from switchboard.common.http import create_app as create_service_app
+from switchboard.common.settings import PlatformSettings
+from switchboard.common.telemetry import configure_logging, configure_tracing
+from switchboard.gateway.config import GatewaySettings
+from switchboard.gateway.crypto import CredentialCipher
+from switchboard.gateway.inbound.endpoints import router as webhooks
+from switchboard.gateway.numbers.endpoints import router as numbers
+from switchboard.gateway.numbers.service import SenderDirectory
+from switchboard.gateway.outbound.endpoints import router as messages
+from switchboard.gateway.sandbox.endpoints import router as sandbox
+from switchboard.gateway.tenants.endpoints import router as tenants
+from switchboard.gateway.tenants.service import DatabaseKeyStore
+
+
+def create_app(
+    settings: GatewaySettings | None = None, platform: PlatformSettings | None = None
+) -> FastAPI:
+    platform = platform or PlatformSettings()
+    settings = settings or GatewaySettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging("gateway", platform)
+        configure_tracing("gateway", platform)
+        db = Database(
+            platform.database_url,
+            pool_size=platform.database_pool_size,
+            application_name="gateway-http",
+        )
+        cipher = CredentialCipher(settings.credentials_key.get_secret_value())
+        admin_key = platform.admin_key.get_secret_value() if platform.admin_key else None
+        app.state.settings = settings
+        app.state.db = db
+        app.state.cipher = cipher
+        app.state.senders = SenderDirectory(db, cipher, ttl=settings.sender_cache_seconds)
+        app.state.verifier = KeyVerifier(DatabaseKeyStore(db), admin_key)
+        app.state.readiness = {"database": db.ping}
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    return create_service_app(
+        service="gateway",
+        title="Switchboard gateway",
+        description="Provider webhooks, tenants and API keys, sender numbers, messages.",
+        lifespan=lifespan,
+        routers=[webhooks, tenants, numbers, messages, sandbox],
+    )

@@ -1,0 +1,55 @@
+"""Reading Twilio's webhooks: the signature, and the form fields we use."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+
+from twilio.request_validator import RequestValidator
+
+from switchboard.common.errors import BadRequest, Forbidden
+from switchboard.contracts import Channel, Media
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """Twilio posts `application/x-www-form-urlencoded`; keys are unique."""
+    try:
+        return dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False))
+    except UnicodeDecodeError as exc:
+        raise BadRequest("The body is not UTF-8 form data.") from exc
+
+
+def verify_signature(auth_token: str, url: str, form: dict[str, str], signature: str) -> None:
+    """Check `X-Twilio-Signature` with Twilio's own validator; `Forbidden` if it fails."""
+    if not signature or not RequestValidator(auth_token).validate(url, form, signature):
+        raise Forbidden("Invalid Twilio signature.")
+
+
+def require(form: dict[str, str], *names: str) -> list[str]:
+    missing = [name for name in names if not form.get(name)]
+    if missing:
+        raise BadRequest(f"Missing form fields: {', '.join(missing)}.")
+    return [form[name] for name in names]
+
+
+def channel_of(address: str) -> Channel:
+    return "whatsapp" if address.startswith("whatsapp:") else "sms"
+
+
+def media_of(form: dict[str, str]) -> tuple[Media, ...]:
+    try:
+        count = int(form.get("NumMedia", "0") or 0)
+    except ValueError as exc:
+        raise BadRequest("NumMedia is not a number.") from exc
+    return tuple(
+        Media(url=form[f"MediaUrl{i}"], content_type=form.get(f"MediaContentType{i}"))
+        for i in range(min(count, 10))
+        if form.get(f"MediaUrl{i}")
+    )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'

@@ -1,0 +1,13 @@
+"""The gateway's business counters (no addresses or bodies in labels)."""
+
+from prometheus_client import Counter
+
+INBOUND = Counter("switchboard_inbound_messages", "Inbound messages taken.", ["channel", "outcome"])
+OUTBOUND = Counter(
+    "switchboard_outbound_messages",
+    "Outbound sends by final dispatcher outcome.",
+    ["channel", "provider", "outcome"],
+)
+WEBHOOK_SIGNATURE_FAILURES = Counter(
+    "switchboard_webhook_signature_failures", "Webhooks refused for a bad signature.", ["provider"]
+)

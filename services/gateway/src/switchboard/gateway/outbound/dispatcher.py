@@ -1,0 +1,213 @@
+"""The dispatcher: takes due messages from the database queue and hands them to the transport.
+
+Exactly-once in effect: a message is marked `sending` (and committed) before the provider is
+called, and only a `queued` message is ever claimed. A message left in `sending` by a crash is
+never sent again automatically: its outcome is unknown, so it waits for the provider's status
+callback or an operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from switchboard.common.db import Database
+from switchboard.common.notify import Wakeup
+from switchboard.gateway import metrics
+from switchboard.gateway.models import OutboundMessage
+from switchboard.gateway.numbers.service import SenderDirectory
+from switchboard.gateway.outbound.status import status_service
+from switchboard.gateway.outbound.transports import (
+    PermanentSendError,
+    SendRequest,
+    SendResult,
+    TransientSendError,
+    Transport,
+)
+
+log = structlog.get_logger(__name__)
+
+OUTBOUND_CHANNEL = "gateway_outbound"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    id: UUID
+    tenant_id: UUID
+    sender_number_id: UUID
+    channel: str
+    from_address: str
+    to_address: str
+    body: str
+    attempts: int
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        transport: Transport,
+        senders: SenderDirectory,
+        *,
+        status_callback: str,
+        concurrency: int = 64,
+        max_attempts: int = 5,
+        batch_size: int = 200,
+    ) -> None:
+        self.db = db
+        self.transport = transport
+        self.senders = senders
+        self.status_callback = status_callback
+        self.max_attempts = max_attempts
+        self.batch_size = batch_size
+        self.wakeup = Wakeup(db.url, OUTBOUND_CHANNEL)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        await self.wakeup.start()
+        try:
+            while True:
+                claims = await self.claim()
+                for claim in claims:
+                    await self._slots.acquire()
+                    task = asyncio.create_task(self._deliver_and_release(claim))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._in_flight.discard)
+                if len(claims) < self.batch_size:
+                    await self.wakeup.wait(0.5)
+        finally:
+            await self.wakeup.stop()
+            if self._in_flight:
+                await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    async def claim(self) -> list[Claim]:
+        """Mark the next due messages `sending` (committed) and return them: replies first."""
+        now = datetime.now(UTC)
+        async with self.db.transaction() as session:
+            await self._expire(session, now)
+            due = (
+                select(OutboundMessage.id)
+                .where(
+                    OutboundMessage.status == "queued",
+                    or_(OutboundMessage.not_before.is_(None), OutboundMessage.not_before <= now),
+                )
+                .order_by(OutboundMessage.priority, OutboundMessage.created_at)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            )
+            rows = await session.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id.in_(due.scalar_subquery()))
+                .values(status="sending", attempts=OutboundMessage.attempts + 1, updated_at=now)
+                .returning(
+                    OutboundMessage.id,
+                    OutboundMessage.tenant_id,
+                    OutboundMessage.sender_number_id,
+                    OutboundMessage.channel,
+                    OutboundMessage.from_address,
+                    OutboundMessage.to_address,
+                    OutboundMessage.body,
+                    OutboundMessage.attempts,
+                )
+            )
+            return [Claim(**row._mapping) for row in rows]
+
+    async def _expire(self, session: AsyncSession, now: datetime) -> None:
+        expired = await session.scalars(
+            select(OutboundMessage)
+            .where(OutboundMessage.status == "queued", OutboundMessage.expires_at < now)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        for message in expired:
+            await status_service.transition(
+                session,
+                message,
+                "failed",
+                source="dispatcher",
+                error_code="expired",
+                error_message="Expired before it could be sent.",
+            )
+
+    async def _deliver_and_release(self, claim: Claim) -> None:
+        try:
+            await self.deliver(claim)
+        except Exception:
+            log.exception("dispatcher.deliver_failed", message_id=str(claim.id))
+        finally:
+            self._slots.release()
+
+    async def deliver(self, claim: Claim) -> None:
+        sender = await self.senders.by_id(claim.sender_number_id)
+        if sender is None:
+            await self._fail(claim, "no_sender", "The sender number no longer exists.")
+            return
+        request = SendRequest(
+            message_id=claim.id,
+            tenant_id=claim.tenant_id,
+            channel=claim.channel,
+            from_address=claim.from_address,
+            to_address=claim.to_address,
+            body=claim.body,
+            account_sid=sender.account_sid,
+            auth_token=sender.auth_token,
+            status_callback=self.status_callback,
+        )
+        try:
+            result = await self.transport.send(request)
+        except PermanentSendError as exc:
+            await self._fail(claim, exc.code or "rejected", str(exc))
+        except TransientSendError as exc:
+            await self._retry_later(claim, str(exc))
+        else:
+            await self._record_sent(claim, result)
+
+    async def _record_sent(self, claim: Claim, result: SendResult) -> None:
+        async with self.db.transaction() as session:
+            message = await session.get(OutboundMessage, claim.id, with_for_update=True)
+            assert message is not None
+            message.provider = self.transport.name
+            message.provider_message_id = result.provider_message_id
+            message.segments = result.segments
+            message.price = result.price
+            message.currency = result.currency
+            await status_service.transition(session, message, "sent", source="dispatcher")
+            if result.status == "delivered":
+                await status_service.transition(
+                    session, message, "delivered", source=self.transport.name
+                )
+        metrics.OUTBOUND.labels(claim.channel, self.transport.name, "sent").inc()
+
+    async def _fail(self, claim: Claim, code: str, reason: str) -> None:
+        async with self.db.transaction() as session:
+            message = await session.get(OutboundMessage, claim.id, with_for_update=True)
+            assert message is not None
+            await status_service.transition(
+                session,
+                message,
+                "failed",
+                source="dispatcher",
+                error_code=code,
+                error_message=reason,
+            )
+        metrics.OUTBOUND.labels(claim.channel, self.transport.name, "failed").inc()
+
+    async def _retry_later(self, claim: Claim, reason: str) -> None:
+        if claim.attempts >= self.max_attempts:
+            await self._fail(claim, "retries_exhausted", reason)
+            return
+        delay = timedelta(seconds=min(300, 2**claim.attempts))
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id == claim.id)
+                .values(status="queued", not_before=datetime.now(UTC) + delay, error_message=reason)
+            )
+        log.warning("dispatcher.retry_scheduled", message_id=str(claim.id), attempt=claim.attempts)

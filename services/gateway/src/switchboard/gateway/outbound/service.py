@@ -1,0 +1,150 @@
+"""Outbound messages: requests become queued rows; the dispatcher takes it from there."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from switchboard.common.errors import NotFound
+from switchboard.contracts import MessageRequestedData, new_event_id
+from switchboard.gateway.addresses import to_e164
+from switchboard.gateway.models import (
+    InboundMessage,
+    MessageStatusEvent,
+    OutboundMessage,
+    SenderNumber,
+)
+from switchboard.gateway.outbound.schemas import MessageDetail, MessageRead, StatusRead
+
+PRIORITY = {"reply": 0, "bulk": 1}
+
+
+class OutboundService:
+    async def enqueue(
+        self, session: AsyncSession, tenant_id: UUID, request: MessageRequestedData
+    ) -> UUID:
+        """Queue a send once per idempotency key; returns the message id (new or existing)."""
+        sender = await self._sender(session, tenant_id, request.channel, request.from_address)
+        values = {
+            "id": new_event_id(),
+            "tenant_id": tenant_id,
+            "idempotency_key": request.idempotency_key,
+            "origin": request.origin,
+            "priority": PRIORITY[request.priority],
+            "channel": request.channel,
+            "to_address": to_e164(request.to_address),
+            "from_address": sender.address,
+            "sender_number_id": sender.id,
+            "body": request.body,
+            "status": "queued",
+            "provider": sender.provider,
+            "not_before": request.not_before,
+            "expires_at": request.expires_at,
+            "in_reply_to": request.in_reply_to,
+        }
+        statement = (
+            insert(OutboundMessage)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
+            .returning(OutboundMessage.id)
+        )
+        new_id = await session.scalar(statement)
+        if new_id is not None:
+            return new_id
+        existing = select(OutboundMessage.id).where(
+            OutboundMessage.tenant_id == tenant_id,
+            OutboundMessage.idempotency_key == request.idempotency_key,
+        )
+        return (await session.scalars(existing)).one()
+
+    async def list(
+        self, session: AsyncSession, tenant_id: UUID, *, limit: int, before: datetime | None
+    ) -> list[MessageRead]:
+        """Inbound and outbound messages of one tenant, newest first."""
+        outbound = select(OutboundMessage).where(OutboundMessage.tenant_id == tenant_id)
+        inbound = select(InboundMessage).where(InboundMessage.tenant_id == tenant_id)
+        if before is not None:
+            outbound = outbound.where(OutboundMessage.created_at < before)
+            inbound = inbound.where(InboundMessage.received_at < before)
+        sent = await session.scalars(
+            outbound.order_by(OutboundMessage.created_at.desc()).limit(limit)
+        )
+        received = await session.scalars(
+            inbound.order_by(InboundMessage.received_at.desc()).limit(limit)
+        )
+        merged = [_outbound_read(m) for m in sent] + [_inbound_read(m) for m in received]
+        merged.sort(key=lambda m: m.created_at, reverse=True)
+        return merged[:limit]
+
+    async def get(self, session: AsyncSession, tenant_id: UUID, message_id: UUID) -> MessageDetail:
+        """One message with its full status history; another tenant's message is a 404."""
+        outbound = await session.get(OutboundMessage, message_id)
+        if outbound is not None and outbound.tenant_id == tenant_id:
+            history = await session.scalars(
+                select(MessageStatusEvent)
+                .where(MessageStatusEvent.message_id == message_id)
+                .order_by(MessageStatusEvent.id)
+            )
+            return MessageDetail(
+                **_outbound_read(outbound).model_dump(),
+                history=[StatusRead.model_validate(h, from_attributes=True) for h in history],
+            )
+        inbound = await session.get(InboundMessage, message_id)
+        if inbound is not None and inbound.tenant_id == tenant_id:
+            return MessageDetail(**_inbound_read(inbound).model_dump())
+        raise NotFound("No such message.")
+
+    async def _sender(
+        self, session: AsyncSession, tenant_id: UUID, channel: str, from_address: str | None
+    ) -> SenderNumber:
+        statement = select(SenderNumber).where(
+            SenderNumber.tenant_id == tenant_id, SenderNumber.channel == channel
+        )
+        if from_address is not None:
+            statement = statement.where(SenderNumber.address == to_e164(from_address))
+        sender = await session.scalar(statement.order_by(SenderNumber.created_at).limit(1))
+        if sender is None:
+            raise NotFound(
+                f"The tenant has no {channel} sender number"
+                + (f" {from_address}." if from_address else ".")
+            )
+        return sender
+
+
+def _outbound_read(message: OutboundMessage) -> MessageRead:
+    return MessageRead(
+        id=message.id,
+        direction="outbound",
+        channel=message.channel,
+        from_address=message.from_address,
+        to_address=message.to_address,
+        body=message.body,
+        status=message.status,
+        origin=message.origin,
+        provider_message_id=message.provider_message_id,
+        segments=message.segments,
+        price=message.price,
+        error_code=message.error_code,
+        created_at=message.created_at,
+    )
+
+
+def _inbound_read(message: InboundMessage) -> MessageRead:
+    return MessageRead(
+        id=message.id,
+        direction="inbound",
+        channel=message.channel,
+        from_address=message.from_address,
+        to_address=message.to_address,
+        body=message.body,
+        status="received",
+        provider_message_id=message.provider_message_id,
+        created_at=message.received_at,
+    )
+
+
+outbound_service = OutboundService()

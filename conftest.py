@@ -53,7 +53,9 @@ async def gateway(platform_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClie
 async def tenant(gateway: httpx.AsyncClient, admin_key: str) -> TenantHandle:
     """A fresh tenant (tests isolate themselves by tenant) and its first API key."""
     response = await gateway.post(
-        "/v1/tenants", json={"name": "Test tenant"}, headers={"Authorization": f"Bearer {admin_key}"}
+        "/v1/tenants",
+        json={"name": "Test tenant"},
+        headers={"Authorization": f"Bearer {admin_key}"},
     )
     assert response.status_code == 201, response.text
     body = response.json()

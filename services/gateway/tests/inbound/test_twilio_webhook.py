@@ -37,8 +37,14 @@ class TestTwilioInbound:
         # Given a tenant's number
         token = secrets.token_hex(16)
         number = await register_number(gateway, tenant.headers, token)
-        form = {"MessageSid": "SM" + secrets.token_hex(16), "From": random_number(), "To": number,
-                "Body": "hello", "AccountSid": ACCOUNT_SID, "NumMedia": "0"}
+        form = {
+            "MessageSid": "SM" + secrets.token_hex(16),
+            "From": random_number(),
+            "To": number,
+            "Body": "hello",
+            "AccountSid": ACCOUNT_SID,
+            "NumMedia": "0",
+        }
         path = "/v1/webhooks/twilio/messages"
         # When Twilio posts the same message twice
         first = await gateway.post(path, data=form, headers=signed(token, path, form))
@@ -53,8 +59,12 @@ class TestTwilioInbound:
     async def test_a_forged_signature_is_refused(self, gateway, tenant) -> None:
         token = secrets.token_hex(16)
         number = await register_number(gateway, tenant.headers, token)
-        form = {"MessageSid": "SM" + secrets.token_hex(16), "From": random_number(), "To": number,
-                "Body": "hi"}
+        form = {
+            "MessageSid": "SM" + secrets.token_hex(16),
+            "From": random_number(),
+            "To": number,
+            "Body": "hi",
+        }
         path = "/v1/webhooks/twilio/messages"
         forged = await gateway.post(path, data=form, headers=signed("not-the-token", path, form))
         missing = await gateway.post(path, data=form)

@@ -17,6 +17,7 @@ from switchboard.gateway.numbers.service import SenderDirectory
 from switchboard.gateway.outbound.dispatcher import Dispatcher
 from switchboard.gateway.outbound.service import outbound_service
 from switchboard.gateway.outbound.transports import SandboxTransport, Transport, TwilioTransport
+from switchboard.gateway.tenants.service import tenant_service
 
 
 async def on_message_requested(event: MessageRequested, delivery: Delivery) -> None:
@@ -60,6 +61,8 @@ async def run() -> None:
         producer=producer,
     )
     consumer.on(MessageRequested, on_message_requested)
+    async with db.transaction() as session:
+        await tenant_service.republish_all(session)
     try:
         await serve_worker(
             port=settings.worker_port,

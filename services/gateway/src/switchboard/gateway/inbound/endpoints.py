@@ -60,7 +60,9 @@ async def twilio_status(request: Request) -> Response:
     message_sid, status = twilio.require(form, "MessageSid", "MessageStatus")
     db = request.app.state.db
     async with db.transaction() as session:
-        message = await status_service.find_by_provider_id(session, "twilio", message_sid)
+        message = await status_service.find_for_callback(
+            session, "twilio", message_sid, request.query_params.get("message_id")
+        )
         if message is None:
             raise NotFound("Unknown message.")
         sender = await request.app.state.senders.by_id(message.sender_number_id)

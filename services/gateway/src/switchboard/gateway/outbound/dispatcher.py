@@ -59,6 +59,7 @@ class Dispatcher:
         concurrency: int = 64,
         max_attempts: int = 5,
         batch_size: int = 200,
+        retry_delay: float = 1.0,
     ) -> None:
         self.db = db
         self.transport = transport
@@ -66,6 +67,7 @@ class Dispatcher:
         self.status_callback = status_callback
         self.max_attempts = max_attempts
         self.batch_size = batch_size
+        self.retry_delay = retry_delay
         self.wakeup = Wakeup(db.url, OUTBOUND_CHANNEL)
         self._slots = asyncio.Semaphore(concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -158,7 +160,8 @@ class Dispatcher:
             body=claim.body,
             account_sid=sender.account_sid,
             auth_token=sender.auth_token,
-            status_callback=self.status_callback,
+            # Our id in the callback URL: Twilio may call back before we have stored its SID.
+            status_callback=f"{self.status_callback}?message_id={claim.id}",
         )
         try:
             result = await self.transport.send(request)
@@ -203,7 +206,7 @@ class Dispatcher:
         if claim.attempts >= self.max_attempts:
             await self._fail(claim, "retries_exhausted", reason)
             return
-        delay = timedelta(seconds=min(300, 2**claim.attempts))
+        delay = timedelta(seconds=min(300.0, self.retry_delay * 2**claim.attempts))
         async with self.db.transaction() as session:
             await session.execute(
                 update(OutboundMessage)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
+from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,6 +65,22 @@ class StatusService:
             .with_for_update()
         )
         return await session.scalar(statement)
+
+    async def find_for_callback(
+        self, session: AsyncSession, provider: str, provider_message_id: str, our_id: str | None
+    ) -> OutboundMessage | None:
+        """The message a status callback is about: by our id when the URL carries it."""
+        if our_id is None:
+            return await self.find_by_provider_id(session, provider, provider_message_id)
+        try:
+            message_id = UUID(our_id)
+        except ValueError:
+            return None
+        message = await session.get(OutboundMessage, message_id, with_for_update=True)
+        if message is None or message.provider_message_id not in (None, provider_message_id):
+            return None
+        message.provider_message_id = provider_message_id
+        return message
 
     async def apply_provider_status(
         self, session: AsyncSession, message: OutboundMessage, raw: str, form: dict[str, str]

@@ -77,6 +77,16 @@ class TenantService:
             await self._publish_key(session, key)
         return key
 
+    async def republish_all(self, session: AsyncSession) -> None:
+        """Publish every tenant and key again, so auth replicas heal from a lost topic."""
+        for tenant in await self.list_all(session):
+            data = TenantData(name=tenant.name, active=tenant.active)
+            await self.outbox.add(
+                session, TenantUpserted.create(tenant.id, data), key=f"tenant:{tenant.id}".encode()
+            )
+        for key in await session.scalars(select(ApiKey).order_by(ApiKey.created_at)):
+            await self._publish_key(session, key)
+
     async def _publish_key(self, session: AsyncSession, key: ApiKey) -> None:
         data = ApiKeyData(
             key_id=key.key_id,

@@ -1,0 +1,3 @@
+from switchboard.devstack.cli import main
+
+main()

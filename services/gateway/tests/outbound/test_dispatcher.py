@@ -1,0 +1,150 @@
+"""The dispatcher against a local fake Twilio: one send per key, retries, permanent failures."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import httpx
+import pytest
+
+from switchboard.common.db import Database
+from switchboard.common.settings import PlatformSettings
+from switchboard.devstack.fake_twilio import INVALID_NUMBER, FakeTwilio
+from switchboard.gateway.config import GatewaySettings
+from switchboard.gateway.crypto import CredentialCipher
+from switchboard.gateway.numbers.service import SenderDirectory
+from switchboard.gateway.outbound.dispatcher import Dispatcher
+from switchboard.gateway.outbound.transports import TwilioTransport
+
+from ..helpers import PUBLIC_URL, account_sid, random_number, register_number, signed
+
+STATUS_PATH = "/v1/webhooks/twilio/status"
+
+
+@pytest.fixture
+async def fake_twilio(gateway: httpx.AsyncClient) -> AsyncIterator[FakeTwilio]:
+    fake = FakeTwilio(callback_client=gateway)
+    yield fake
+    await fake.drain()
+
+
+@pytest.fixture
+async def dispatching(
+    platform_env: dict[str, str], fake_twilio: FakeTwilio
+) -> AsyncIterator[Callable[[], Coroutine[Any, Any, None]]]:
+    """Runs a dispatcher (Twilio transport → fake Twilio) while the test body runs."""
+    db = Database(PlatformSettings().database_url, pool_size=4)
+    settings = GatewaySettings()  # type: ignore[call-arg]  # credentials key from the environment
+    cipher = CredentialCipher(settings.credentials_key.get_secret_value())
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=fake_twilio.app()))
+    dispatcher = Dispatcher(
+        db,
+        TwilioTransport("http://twilio.test", client=client),
+        SenderDirectory(db, cipher, ttl=0),
+        status_callback=PUBLIC_URL + STATUS_PATH,
+        retry_delay=0.01,
+        max_attempts=3,
+    )
+    task = asyncio.create_task(dispatcher.run())
+    yield fake_twilio.drain
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await client.aclose()
+    await db.dispose()
+
+
+async def tenant_with_number(gateway, tenant, fake: FakeTwilio) -> tuple[str, str]:
+    sid, token = account_sid(), secrets.token_hex(16)
+    fake.accounts[sid] = token
+    number = await register_number(gateway, tenant.headers, sid, token)
+    return number, token
+
+
+async def wait_for_status(gateway, tenant, message_id: str, status: str) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for _ in range(200):
+        body = (await gateway.get(f"/v1/messages/{message_id}", headers=tenant.headers)).json()
+        if body["status"] == status:
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"message stayed {body.get('status')!r}, expected {status!r}")
+
+
+class TestDispatch:
+    async def test_an_operator_message_is_sent_once_and_delivered(
+        self, gateway, tenant, fake_twilio, dispatching
+    ) -> None:
+        # Given a tenant with a Twilio number
+        number, _ = await tenant_with_number(gateway, tenant, fake_twilio)
+        to = random_number()
+        # When the operator sends the same message twice with one idempotency key
+        request = {"to": to, "body": "Your order shipped", "idempotency_key": "order-42"}
+        first = await gateway.post("/v1/messages", json=request, headers=tenant.headers)
+        second = await gateway.post("/v1/messages", json=request, headers=tenant.headers)
+        assert first.status_code == 202, first.text
+        assert first.json()["id"] == second.json()["id"]
+        # Then Twilio receives it exactly once, and the status callbacks make it delivered
+        message = await wait_for_status(gateway, tenant, first.json()["id"], "delivered")
+        await dispatching()
+        sent = [m for m in fake_twilio.messages if m["To"] == to]
+        assert [(m["From"], m["Body"]) for m in sent] == [(number, "Your order shipped")]
+        assert message["provider_message_id"] == sent[0]["sid"]
+        assert sorted(h["status"] for h in message["history"]) == ["delivered", "sent", "sent"]
+
+    async def test_a_late_sent_never_overwrites_delivered(
+        self, gateway, tenant, fake_twilio, dispatching
+    ) -> None:
+        _, token = await tenant_with_number(gateway, tenant, fake_twilio)
+        created = await gateway.post(
+            "/v1/messages", json={"to": random_number(), "body": "hi"}, headers=tenant.headers
+        )
+        message = await wait_for_status(gateway, tenant, created.json()["id"], "delivered")
+        await dispatching()
+        # When Twilio reports `sent` again, late
+        form = {"MessageSid": message["provider_message_id"], "MessageStatus": "sent"}
+        late = await gateway.post(STATUS_PATH, data=form, headers=signed(token, STATUS_PATH, form))
+        assert late.status_code == 204
+        # Then the message stays delivered, and the late report is in its history
+        after = (await gateway.get(f"/v1/messages/{message['id']}", headers=tenant.headers)).json()
+        assert after["status"] == "delivered"
+        assert after["history"][-1]["status"] == "sent"
+
+    async def test_an_invalid_number_fails_without_retry(
+        self, gateway, tenant, fake_twilio, dispatching
+    ) -> None:
+        await tenant_with_number(gateway, tenant, fake_twilio)
+        created = await gateway.post(
+            "/v1/messages", json={"to": INVALID_NUMBER, "body": "hi"}, headers=tenant.headers
+        )
+        message = await wait_for_status(gateway, tenant, created.json()["id"], "failed")
+        assert message["error_code"] == "21211"
+        assert not [m for m in fake_twilio.messages if m["To"] == INVALID_NUMBER]
+
+    async def test_a_provider_outage_is_retried(
+        self, gateway, tenant, fake_twilio, dispatching
+    ) -> None:
+        await tenant_with_number(gateway, tenant, fake_twilio)
+        fake_twilio.transient_failures = 2
+        to = random_number()
+        created = await gateway.post(
+            "/v1/messages", json={"to": to, "body": "retry me"}, headers=tenant.headers
+        )
+        await wait_for_status(gateway, tenant, created.json()["id"], "delivered")
+        assert len([m for m in fake_twilio.messages if m["To"] == to]) == 1
+
+    async def test_a_forged_status_callback_is_refused(
+        self, gateway, tenant, fake_twilio, dispatching
+    ) -> None:
+        await tenant_with_number(gateway, tenant, fake_twilio)
+        created = await gateway.post(
+            "/v1/messages", json={"to": random_number(), "body": "x"}, headers=tenant.headers
+        )
+        message = await wait_for_status(gateway, tenant, created.json()["id"], "delivered")
+        form = {"MessageSid": message["provider_message_id"], "MessageStatus": "failed"}
+        forged = await gateway.post(
+            STATUS_PATH, data=form, headers=signed("nope", STATUS_PATH, form)
+        )
+        assert forged.status_code == 403

@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: real broker, real PostgreSQL, and tenants made through the gateway."""
+"""Shared fixtures: a real broker, a real PostgreSQL, tenants made through the gateway."""
 
 from __future__ import annotations
 

@@ -13,12 +13,13 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchboard.common import telemetry
 from switchboard.common.auth import KeyVerifier, Principal
-from switchboard.common.db import Database, is_unavailable
+from switchboard.common.db import UNAVAILABLE_ERRORS, Database, is_unavailable
 from switchboard.common.errors import SwitchboardError, Unauthorized
 
 log = structlog.get_logger(__name__)
@@ -64,16 +65,16 @@ async def _domain_error(_: Request, exc: Exception) -> Response:
     return JSONResponse(error_body(exc.code, exc.message), exc.status_code, headers=headers)
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    if is_unavailable(exc) or isinstance(exc, KafkaError):
-        log.warning("http.dependency_unavailable", path=request.url.path, error=repr(exc))
-        return JSONResponse(
-            error_body("unavailable", "A dependency is unavailable; retry shortly."),
-            503,
-            headers={"Retry-After": "2"},
-        )
-    log.exception("http.unhandled_error", path=request.url.path)
-    return JSONResponse(error_body("internal_error", "Internal error."), 500)
+async def _dependency_error(request: Request, exc: Exception) -> Response:
+    if not (is_unavailable(exc) or isinstance(exc, KafkaError)):
+        log.error("http.unhandled_error", path=request.url.path, error=repr(exc), exc_info=exc)
+        return JSONResponse(error_body("internal_error", "Internal error."), 500)
+    log.warning("http.dependency_unavailable", path=request.url.path, error=repr(exc))
+    return JSONResponse(
+        error_body("unavailable", "A dependency is unavailable; retry shortly."),
+        503,
+        headers={"Retry-After": "2"},
+    )
 
 
 # Metrics middleware (pure ASGI: no per-request task or body buffering) -------------------------
@@ -161,7 +162,8 @@ def create_app(
     """
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.add_exception_handler(SwitchboardError, _domain_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    for unavailable in (*UNAVAILABLE_ERRORS, DBAPIError, KafkaError):
+        app.add_exception_handler(unavailable, _dependency_error)
     app.add_middleware(MetricsMiddleware, service=service)
     app.include_router(health_router())
     for router in routers:

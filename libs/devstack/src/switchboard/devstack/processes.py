@@ -93,6 +93,21 @@ class Platform:
     def find(self, service: str, role: str) -> ServiceProcess:
         return next(p for p in self.processes if p.service == service and p.role == role)
 
+    def kill(self, service: str, role: str) -> None:
+        """SIGKILL one process, as a crash would."""
+        process = self.find(service, role)
+        assert process.process is not None
+        process.process.kill()
+        process.process.wait(timeout=10)
+        self.processes.remove(process)
+
+    def restart(self, service: str, role: str, *, timeout: float = 60.0) -> None:
+        http, worker = self.ports[service]
+        process = ServiceProcess(service, role, http if role == "http" else worker)
+        process.start(self.service_env(), self._log(f"{service}-{role}"))
+        self.processes.append(process)
+        self.wait_ready(timeout=timeout)
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             process.stop()

@@ -1,0 +1,140 @@
+"""EventConsumer on a real broker and database: redelivery never doubles an effect."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import Column, Integer, String, Table, func, select, text
+from sqlalchemy.dialects.postgresql import UUID
+
+from switchboard.common.db import Database, service_metadata
+from switchboard.common.inbox import Inbox, inbox_table
+from switchboard.common.kafka import Delivery, EventConsumer, create_producer
+from switchboard.contracts import (
+    MessageReceived,
+    MessageReceivedData,
+    Topic,
+    contact_key,
+    new_event_id,
+)
+
+metadata = service_metadata("consumer_test")
+effects = Table(
+    "effects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False),  # deliberately not unique
+    Column("run", String(20), nullable=False),
+)
+inbox = inbox_table(metadata)
+
+
+@pytest.fixture(scope="module")
+async def db(database_url: str) -> Database:
+    database = Database(database_url, pool_size=4)
+    async with database.engine.begin() as conn:
+        await conn.execute(text("CREATE SCHEMA IF NOT EXISTS consumer_test"))
+        await conn.run_sync(metadata.create_all)
+    return database
+
+
+def received(tenant_id, body: str) -> MessageReceived:
+    return MessageReceived.create(
+        tenant_id,
+        MessageReceivedData(
+            message_id=new_event_id(),
+            channel="sms",
+            provider="twilio",
+            provider_message_id="SM" + secrets.token_hex(8),
+            from_address="+15550000001",
+            to_address="+15550000002",
+            body=body,
+            received_at=datetime.now(UTC),
+        ),
+    )
+
+
+def consumer(db: Database, bootstrap: str, group: str, producer, run: str, seen: list[int]):
+    events = EventConsumer(
+        name=group,
+        topics=(Topic.MESSAGES_INBOUND,),
+        bootstrap_servers=bootstrap,
+        db=db,
+        inbox=Inbox(inbox),
+        producer=producer,
+        max_records=100,
+    )
+
+    async def record(event: MessageReceived, delivery: Delivery) -> None:
+        async with delivery.transaction() as session:
+            await session.execute(effects.insert().values(event_id=event.event_id, run=run))
+        seen.append(1)
+        await asyncio.sleep(0.01)  # slow enough to be interrupted mid-batch
+
+    events.on(MessageReceived, record)
+    return events
+
+
+class TestRedelivery:
+    async def test_a_consumer_killed_mid_batch_neither_loses_nor_doubles(
+        self, db: Database, kafka_bootstrap: str
+    ) -> None:
+        # Given 40 events of one tenant on the topic
+        tenant_id = uuid4()
+        events = [received(tenant_id, f"m{i}") for i in range(40)]
+        producer = create_producer(kafka_bootstrap, client_id="test")
+        await producer.start()
+        for event in events:
+            key = contact_key(tenant_id, event.data.from_address)
+            await producer.send_and_wait(
+                Topic.MESSAGES_INBOUND.value, event.model_dump_json().encode(), key=key
+            )
+        group = f"test-{secrets.token_hex(4)}"
+        # When a consumer is killed after 15 effects, before it commits its batch's offsets
+        seen: list[int] = []
+        first = asyncio.create_task(
+            consumer(db, kafka_bootstrap, group, producer, "first", seen).run()
+        )
+        while len(seen) < 15:
+            await asyncio.sleep(0.005)
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        # And a new consumer of the same group takes over
+        second_seen: list[int] = []
+        second = asyncio.create_task(
+            consumer(db, kafka_bootstrap, group, producer, "second", second_seen).run()
+        )
+        ids = {e.event_id for e in events}
+
+        async def effect_count() -> int:
+            async with db.transaction() as session:
+                return int(
+                    await session.scalar(
+                        select(func.count()).select_from(effects).where(effects.c.event_id.in_(ids))
+                    )
+                    or 0
+                )
+
+        for _ in range(800):  # a crashed member is only evicted after its session times out
+            if await effect_count() >= 40:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        second.cancel()
+        await asyncio.gather(second, return_exceptions=True)
+        await producer.stop()
+        # Then every event had its effect exactly once
+        async with db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(effects.c.event_id, func.count())
+                    .where(effects.c.event_id.in_(ids))
+                    .group_by(effects.c.event_id)
+                )
+            ).all()
+        assert len(rows) == 40
+        assert {count for _, count in rows} == {1}

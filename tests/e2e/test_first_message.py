@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,7 +35,7 @@ def platform(
 
 @pytest.fixture(scope="module")
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(within=10) as client:
         yield client
 
 
@@ -89,15 +88,15 @@ async def text(
     return await http.post(url, data=form, headers={"X-Twilio-Signature": signature})
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 20.0) -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], *, within: float = 20.0) -> Any:
     """Poll until `check` returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         result = await check()
         if result:
             return result
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not true within {timeout}s: last result {result!r}")
+            raise AssertionError(f"not true within {within}s: last result {result!r}")
         await asyncio.sleep(0.1)
 
 
@@ -227,7 +226,7 @@ class TestFirstMessage:
             platform.url("gateway") + f"/v1/api-keys/{key_id}", headers=tenant.headers
         )
         assert revoked.status_code == 200
-        await eventually(lambda: status_everywhere(401), timeout=10)
+        await eventually(lambda: status_everywhere(401), within=10)
 
 
 class TestCrashRecovery:
@@ -255,7 +254,7 @@ class TestCrashRecovery:
                 counts[message["to_address"]] = counts.get(message["to_address"], 0) + 1
             return counts if len(counts) == len(contacts) else {}
 
-        counts = await eventually(replies, timeout=40)
+        counts = await eventually(replies, within=40)
         await asyncio.sleep(1.0)
         assert set(counts) == set(contacts)
         assert set(counts.values()) == {1}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 
 from switchboard.common.settings import PlatformSettings
+from switchboard.devstack.infra import free_port
 from switchboard.gateway.app import create_app
 from switchboard.gateway.config import GatewaySettings
-from switchboard.devstack.infra import free_port
 
 
 class TestDatabaseDown:

@@ -123,6 +123,9 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.max_records,
+            # A crashed member holds its partitions until its session expires: keep that short.
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=1500,
         )
         await consumer.start()
         try:

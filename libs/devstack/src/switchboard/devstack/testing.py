@@ -11,7 +11,7 @@ import asyncio
 import importlib.util
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -57,16 +57,17 @@ def postgres_server_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def database_url(postgres_server_url: str) -> str:
-    """A fresh database for this session with every service's schema migrated."""
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh database for this session with every service's schema migrated, then dropped."""
     name = f"switchboard_test_{secrets.token_hex(4)}"
-    asyncio.run(_create_database(postgres_server_url, name))
+    asyncio.run(_execute(postgres_server_url, f'CREATE DATABASE "{name}"'))
     url = _with_database(postgres_server_url, name)
     only = os.environ.get("SWITCHBOARD_TEST_SERVICES")  # e.g. "gateway,billing" for focused runs
     for service in only.split(",") if only else SERVICES:
         if importlib.util.find_spec(f"switchboard.{service}.migrations") is not None:
             migrate(f"switchboard.{service}:migrations", url)
-    return url
+    yield url
+    asyncio.run(_execute(postgres_server_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -88,12 +89,11 @@ def admin_key(platform_env: dict[str, str]) -> str:
     return ADMIN_KEY
 
 
-async def _create_database(server_url: str, name: str) -> None:
-    engine = create_async_engine(
-        _with_database(server_url, "postgres"), isolation_level="AUTOCOMMIT"
-    )
+async def _execute(server_url: str, statement: str) -> None:
+    maintenance = _with_database(server_url, "postgres")
+    engine = create_async_engine(maintenance, isolation_level="AUTOCOMMIT")
     async with engine.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        await conn.execute(text(statement))
     await engine.dispose()
 
 
@@ -103,6 +103,3 @@ def _with_database(url: str, name: str) -> str:
     from switchboard.common.db import async_url
 
     return make_url(async_url(url)).set(database=name).render_as_string(hide_password=False)
-
-
-__all__ = ["ADMIN_KEY", "AsyncIterator"]

@@ -1,0 +1,4 @@
+from switchboard.billing.models import Base
+from switchboard.common.migrations import run_env
+
+run_env(Base.metadata)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
@@ -11,6 +12,8 @@ from typing import Annotated, Any
 import structlog
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError
@@ -63,6 +66,13 @@ async def _domain_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, SwitchboardError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
     return JSONResponse(error_body(exc.code, exc.message), exc.status_code, headers=headers)
+
+
+async def _invalid_request(_: Request, exc: Exception) -> Response:
+    """FastAPI's 422 body, rendered as ASCII JSON so echoing a lone surrogate cannot fail."""
+    assert isinstance(exc, RequestValidationError)
+    body = json.dumps(jsonable_encoder({"detail": exc.errors()}))
+    return Response(body, status_code=422, media_type="application/json")
 
 
 async def _dependency_error(request: Request, exc: Exception) -> Response:
@@ -162,6 +172,7 @@ def create_app(
     """
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.add_exception_handler(SwitchboardError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     for unavailable in (*UNAVAILABLE_ERRORS, DBAPIError, KafkaError):
         app.add_exception_handler(unavailable, _dependency_error)
     app.add_middleware(MetricsMiddleware, service=service)

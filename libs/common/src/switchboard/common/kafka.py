@@ -152,6 +152,9 @@ class EventConsumer:
         started = time.perf_counter()
         headers = decode_headers(record.headers)
         outcome = "processed"
+        if record.value is None:  # a compaction tombstone: nothing to apply
+            telemetry.CONSUMER_MESSAGES.labels(self.name, record.topic, "tombstone").inc()
+            return
         try:
             event = parse_event(record.value)
         except UnknownEventError as exc:

@@ -1,0 +1,1 @@
+"""Campaigns: business events in, rules and journeys that message contacts out."""

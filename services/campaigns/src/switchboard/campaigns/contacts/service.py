@@ -1,0 +1,56 @@
+"""The contacts replica: the conversation service owns contacts, campaigns keeps a copy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from switchboard.campaigns.models import Contact
+from switchboard.contracts import ContactData
+
+
+class ContactReplica:
+    async def upsert(
+        self, session: AsyncSession, tenant_id: UUID, contact: ContactData, *, changed_at: datetime
+    ) -> None:
+        """Take the contact as published, unless the replica already holds a newer version."""
+        values = {
+            "tenant_id": tenant_id,
+            "contact_id": contact.contact_id,
+            "address": contact.address,
+            "display_name": contact.display_name,
+            "time_zone": contact.time_zone,
+            "attributes": contact.attributes,
+            "blocked": contact.blocked,
+            "updated_at": changed_at,
+        }
+        statement = insert(Contact).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[Contact.tenant_id, Contact.contact_id],
+            set_={name: statement.excluded[name] for name in values},
+            where=Contact.updated_at <= statement.excluded.updated_at,
+        )
+        await session.execute(statement)
+
+    async def delete(self, session: AsyncSession, tenant_id: UUID, contact_id: UUID) -> None:
+        """Forget a contact the conversation service deleted."""
+        await session.execute(
+            delete(Contact).where(Contact.tenant_id == tenant_id, Contact.contact_id == contact_id)
+        )
+
+    async def list(
+        self, session: AsyncSession, tenant_id: UUID, *, address: str | None, limit: int
+    ) -> list[Contact]:
+        """The tenant's contacts as last published, most recently changed first."""
+        statement = select(Contact).where(Contact.tenant_id == tenant_id)
+        if address is not None:
+            statement = statement.where(Contact.address == address)
+        statement = statement.order_by(Contact.updated_at.desc(), Contact.contact_id).limit(limit)
+        return list((await session.scalars(statement)).all())
+
+
+contact_replica = ContactReplica()

@@ -1,0 +1,75 @@
+"""The campaigns worker: keeps the contacts replica current and relays the outbox."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaProducer
+
+from switchboard.campaigns.config import CampaignsSettings
+from switchboard.campaigns.contacts.service import contact_replica
+from switchboard.campaigns.models import inbox, outbox
+from switchboard.common.db import Database
+from switchboard.common.inbox import Inbox
+from switchboard.common.kafka import Delivery, EventConsumer, create_producer
+from switchboard.common.outbox import OutboxRelay
+from switchboard.common.runtime import database_check, kafka_check, serve_worker
+from switchboard.common.settings import PlatformSettings
+from switchboard.common.telemetry import configure_logging, configure_tracing
+from switchboard.contracts import ContactDeleted, ContactUpserted, Topic
+
+CONSUMER_GROUP = "campaigns"
+
+
+async def on_contact_upserted(event: ContactUpserted, delivery: Delivery) -> None:
+    async with delivery.transaction() as session:
+        await contact_replica.upsert(
+            session, event.tenant_id, event.data, changed_at=event.occurred_at
+        )
+
+
+async def on_contact_deleted(event: ContactDeleted, delivery: Delivery) -> None:
+    async with delivery.transaction() as session:
+        await contact_replica.delete(session, event.tenant_id, event.data.contact_id)
+
+
+def contacts_consumer(
+    db: Database, producer: AIOKafkaProducer, bootstrap_servers: str
+) -> EventConsumer:
+    """The `campaigns` consumer group on `contacts`, feeding the contacts replica."""
+    consumer = EventConsumer(
+        name=CONSUMER_GROUP,
+        topics=(Topic.CONTACTS,),
+        bootstrap_servers=bootstrap_servers,
+        db=db,
+        inbox=Inbox(inbox),
+        producer=producer,
+    )
+    consumer.on(ContactUpserted, on_contact_upserted)
+    consumer.on(ContactDeleted, on_contact_deleted)
+    return consumer
+
+
+async def run() -> None:
+    platform = PlatformSettings()
+    settings = CampaignsSettings()
+    configure_logging("campaigns", platform)
+    configure_tracing("campaigns", platform)
+    db = Database(
+        platform.database_url,
+        pool_size=platform.database_pool_size,
+        application_name="campaigns-worker",
+    )
+    producer = create_producer(platform.kafka_bootstrap_servers, client_id="campaigns")
+    await producer.start()
+    consumer = contacts_consumer(db, producer, platform.kafka_bootstrap_servers)
+    try:
+        await serve_worker(
+            port=settings.worker_port,
+            loops={
+                "contacts-consumer": consumer.run(),
+                "outbox-relay": OutboxRelay(db, producer, outbox).run(),
+            },
+            readiness={"database": database_check(db), "kafka": kafka_check(producer)},
+        )
+    finally:
+        await producer.stop()
+        await db.dispose()

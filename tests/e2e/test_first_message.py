@@ -35,7 +35,7 @@ def platform(
 
 @pytest.fixture(scope="module")
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(within=10) as client:
+    async with httpx.AsyncClient(timeout=10) as client:
         yield client
 
 
@@ -163,11 +163,10 @@ class TestFirstMessage:
             summary = await authorised(platform, http, "metrics", "/v1/analytics/summary", tenant)
             if summary.status_code != 200:
                 return False
-            totals = {
-                (m["metric"], m.get("dimension")): m["value"] for m in summary.json()["metrics"]
-            }
-            return totals.get(("messages_in", "sms")) == 1 and any(
-                metric == "messages_out" and value == 1 for (metric, _), value in totals.items()
+            metrics = summary.json()["metrics"]
+            return bool(
+                metrics["messages_in"]["by_dimension"].get("sms") == 1
+                and metrics["messages_out"]["total"] == 1
             )
 
         await eventually(counted)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import CommitFailedError, TopicAlreadyExistsError
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -134,7 +134,13 @@ class EventConsumer:
                 if batch:
                     await self.process_batch(batch)
                     offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
-                    await consumer.commit(offsets)
+                    try:
+                        await consumer.commit(offsets)
+                    except CommitFailedError as exc:
+                        # A rebalance took the partitions away; whoever gets them redelivers,
+                        # and the inbox drops what this member already did.
+                        log.warning("consumer.commit_failed", consumer=self.name, error=str(exc))
+                        continue
                     self._positions.update(offsets)
                 self._record_lag(consumer)
         finally:

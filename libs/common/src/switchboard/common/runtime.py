@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import structlog
@@ -12,8 +13,11 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
+from switchboard.common.auth import KeyVerifier, TenantsReplica
 from switchboard.common.db import Database
 from switchboard.common.http import health_router
+from switchboard.common.settings import PlatformSettings, ServiceSettings
+from switchboard.common.telemetry import configure_logging, configure_tracing
 
 log = structlog.get_logger(__name__)
 
@@ -81,3 +85,36 @@ async def serve_worker(
         await server.serve()
     finally:
         await cancel_all(tasks)
+
+
+def replica_lifespan(
+    service: str, platform: PlatformSettings, settings: ServiceSettings
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The lifespan of an HTTP app that checks API keys against its replica of `tenants`.
+
+    Sets `app.state.settings`, `.db`, `.verifier` and `.readiness` (database, replica caught up).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(service, platform)
+        configure_tracing(service, platform)
+        db = Database(
+            platform.database_url,
+            pool_size=platform.database_pool_size,
+            application_name=f"{service}-http",
+        )
+        replica = TenantsReplica(platform.kafka_bootstrap_servers, client_id=f"{service}-auth")
+        admin_key = platform.admin_key.get_secret_value() if platform.admin_key else None
+        app.state.settings = settings
+        app.state.db = db
+        app.state.verifier = KeyVerifier(replica, admin_key)
+        app.state.readiness = {"database": db.ping, "tenants": event_check(replica.caught_up)}
+        tasks = [supervise("tenants-replica", replica.run())]
+        try:
+            yield
+        finally:
+            await cancel_all(tasks)
+            await db.dispose()
+
+    return lifespan

@@ -2,6 +2,7 @@
 
 from switchboard.contracts.envelope import Contract, Event, new_event_id, utcnow
 from switchboard.contracts.events import (
+    DELIVERY_RANK,
     ApiKeyChanged,
     ApiKeyData,
     Channel,
@@ -34,6 +35,7 @@ from switchboard.contracts.events import (
     UsageKind,
     UsageRecorded,
     UsageRecordedData,
+    is_forward,
 )
 from switchboard.contracts.registry import (
     TOPIC_EVENTS,
@@ -45,6 +47,7 @@ from switchboard.contracts.registry import (
 from switchboard.contracts.topics import Topic, contact_key, tenant_key
 
 __all__ = [
+    "DELIVERY_RANK",
     "TOPIC_EVENTS",
     "AnyEvent",
     "ApiKeyChanged",
@@ -84,6 +87,7 @@ __all__ = [
     "UsageRecorded",
     "UsageRecordedData",
     "contact_key",
+    "is_forward",
     "new_event_id",
     "parse_event",
     "tenant_key",

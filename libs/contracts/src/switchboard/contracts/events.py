@@ -18,6 +18,25 @@ Priority = Literal["reply", "bulk"]
 DeliveryStatus = Literal[
     "queued", "sending", "sent", "delivered", "read", "undelivered", "failed", "refused"
 ]
+# Delivery statuses only move forward: a higher rank replaces a lower one, never the reverse
+# (so a late `sent` never overwrites `delivered`, and `read` outranks `delivered`).
+DELIVERY_RANK: dict[str, int] = {
+    "queued": 0,
+    "sending": 1,
+    "sent": 2,
+    "failed": 3,
+    "undelivered": 3,
+    "refused": 3,
+    "delivered": 4,
+    "read": 5,
+}
+
+
+def is_forward(current: str | None, new: str) -> bool:
+    """Whether a message at status `current` (None: not yet known) should move to `new`."""
+    return DELIVERY_RANK[new] > DELIVERY_RANK.get(current or "", -1)
+
+
 ConsentSource = Literal["keyword", "operator", "api", "carrier"]
 UsageKind = Literal["llm_tokens", "sms_segments", "whatsapp_conversations"]
 Scope = Literal["platform:admin", "tenant:admin", "messages:read", "messages:write"]

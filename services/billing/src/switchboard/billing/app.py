@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from switchboard.billing.config import BillingSettings
 from switchboard.billing.usage.endpoints import router as usage
-from switchboard.common.auth import KeyVerifier, TenantsReplica
-from switchboard.common.db import Database
 from switchboard.common.http import create_app as create_service_app
-from switchboard.common.runtime import cancel_all, event_check, supervise
+from switchboard.common.runtime import replica_lifespan
 from switchboard.common.settings import PlatformSettings
-from switchboard.common.telemetry import configure_logging, configure_tracing
 
 
 def create_app(
@@ -23,32 +17,10 @@ def create_app(
     platform = platform or PlatformSettings()
     settings = settings or BillingSettings()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging("billing", platform)
-        configure_tracing("billing", platform)
-        db = Database(
-            platform.database_url,
-            pool_size=platform.database_pool_size,
-            application_name="billing-http",
-        )
-        replica = TenantsReplica(platform.kafka_bootstrap_servers, client_id="billing-tenants")
-        admin_key = platform.admin_key.get_secret_value() if platform.admin_key else None
-        app.state.settings = settings
-        app.state.db = db
-        app.state.verifier = KeyVerifier(replica, admin_key)
-        app.state.readiness = {"database": db.ping, "tenants": event_check(replica.caught_up)}
-        tasks = [supervise("tenants-replica", replica.run())]
-        try:
-            yield
-        finally:
-            await cancel_all(tasks)
-            await db.dispose()
-
     return create_service_app(
         service="billing",
         title="Switchboard billing",
         description="Usage and cost per tenant, counted once per billable fact.",
-        lifespan=lifespan,
+        lifespan=replica_lifespan("billing", platform, settings),
         routers=[usage],
     )

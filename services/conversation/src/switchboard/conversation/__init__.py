@@ -1,0 +1,1 @@
+"""The conversation service: contacts, conversations and their transcripts, the AI assistant."""

@@ -19,20 +19,9 @@ from switchboard.contracts import (
     Origin,
     Provider,
     contact_key,
+    is_forward,
 )
 from switchboard.gateway.models import MessageStatusEvent, OutboundMessage, outbox
-
-# Higher rank wins; equal rank never replaces (so a late `sent` never overwrites `delivered`).
-RANK: dict[str, int] = {
-    "queued": 0,
-    "sending": 1,
-    "sent": 2,
-    "failed": 3,
-    "undelivered": 3,
-    "refused": 3,
-    "delivered": 4,
-    "read": 5,
-}
 
 # Twilio's statuses mapped onto ours; unknown ones are kept in the history only.
 TWILIO_STATUS: dict[str, DeliveryStatus] = {
@@ -126,7 +115,7 @@ class StatusService:
                 message_id=message.id, status=status, source=source, detail=detail or {}
             )
         )
-        if RANK[status] <= RANK[message.status]:
+        if not is_forward(message.status, status):
             return False
         message.status = status
         message.updated_at = datetime.now(UTC)

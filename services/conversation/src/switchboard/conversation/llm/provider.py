@@ -1,0 +1,48 @@
+"""The seam between the assistant and a language model: one request in, one completion out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+Role = Literal["user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One turn of the conversation as the model sees it."""
+
+    role: Role
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    """What the assistant asks of a model: its instructions and the conversation so far."""
+
+    instructions: str
+    messages: tuple[ChatMessage, ...]
+    max_output_tokens: int = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """The model's reply and what it cost in tokens; `model` is a key of the price table."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+    provider: str
+    model: str
+
+
+class LLMProvider(Protocol):
+    """A language model behind one provider's API (or none, for the offline provider)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    async def complete(self, request: CompletionRequest) -> Completion: ...

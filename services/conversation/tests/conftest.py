@@ -1,0 +1,315 @@
+"""Fixtures for the conversation service: its HTTP app and worker in this process, on the real
+broker and database, plus helpers to publish events and read back what the service published."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from switchboard.common.db import Database
+from switchboard.common.kafka import create_producer
+from switchboard.common.runtime import cancel_all
+from switchboard.common.settings import PlatformSettings
+from switchboard.contracts import (
+    AnyEvent,
+    MessageReceived,
+    MessageReceivedData,
+    MessageStatusChanged,
+    Topic,
+    contact_key,
+    new_event_id,
+    parse_event,
+    topic_of,
+    utcnow,
+)
+from switchboard.conversation.app import create_app
+from switchboard.conversation.config import ConversationSettings
+from switchboard.conversation.worker import worker_loops
+
+HERE = Path(__file__).parent
+DEADLINE = 15.0
+TENANT_NUMBER = "+15550000001"
+
+Publish = Callable[[AnyEvent], Awaitable[None]]
+ReadEvents = Callable[..., Awaitable[list[AnyEvent]]]
+ReadRecords = Callable[..., Awaitable[list[tuple[bytes | None, AnyEvent]]]]
+
+
+def random_number() -> str:
+    return "+1555" + "".join(secrets.choice("0123456789") for _ in range(7))
+
+
+def message_received(
+    tenant_id: UUID, body: str, *, from_address: str | None = None, to_address: str = TENANT_NUMBER
+) -> MessageReceived:
+    """A contact's SMS to the tenant's number, as the gateway publishes it."""
+    return MessageReceived.create(
+        tenant_id,
+        MessageReceivedData(
+            message_id=new_event_id(),
+            channel="sms",
+            provider="sandbox",
+            provider_message_id="SM" + secrets.token_hex(16),
+            from_address=from_address or random_number(),
+            to_address=to_address,
+            body=body,
+            received_at=utcnow(),
+        ),
+    )
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], within: float = DEADLINE) -> Any:
+    """Poll `check` until it returns something truthy; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {within}s: last result {result!r}")
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+def make_message() -> Callable[..., MessageReceived]:
+    """Build a `message.received` event: `make_message(tenant_id, body, from_address=...)`."""
+    return message_received
+
+
+@pytest.fixture
+def poll() -> Callable[..., Awaitable[Any]]:
+    """`await poll(check)`: wait (up to a deadline) until the async `check()` is truthy."""
+    return eventually
+
+
+@pytest.fixture(scope="session")
+async def conversation_api(platform_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    """The conversation HTTP app in this process, its tenants replica following the broker."""
+    app = create_app()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://conversation") as client:
+            yield client
+
+
+class InProcessWorker:
+    """The worker's consumer and outbox relay as tasks in this process.
+
+    It is a member of the real `conversation` consumer group, so it leaves as soon as this
+    directory's tests are done: cross-service tests run their own worker processes in that group.
+    """
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._stack = AsyncExitStack()
+
+    @property
+    def running(self) -> bool:
+        return self.loop is not None
+
+    async def start(self) -> None:
+        platform = PlatformSettings()
+        db = Database(platform.database_url, pool_size=4, application_name="conversation-test")
+        producer = create_producer(platform.kafka_bootstrap_servers, client_id="conversation-test")
+        await producer.start()
+        self._stack.push_async_callback(db.dispose)
+        self._stack.push_async_callback(producer.stop)
+        loops = worker_loops(platform, ConversationSettings(), db, producer)
+        tasks = [asyncio.create_task(loop, name=name) for name, loop in loops.items()]
+        self._stack.push_async_callback(cancel_all, tasks)
+        self.loop = asyncio.get_running_loop()
+
+    async def stop(self) -> None:
+        await self._stack.aclose()
+        self._stack = AsyncExitStack()
+        self.loop = None
+
+
+_worker = InProcessWorker()
+
+
+@pytest.fixture
+async def conversation_worker(platform_env: dict[str, str]) -> None:
+    """The conversation worker, running (started once, shared by this directory's tests)."""
+    if not _worker.running:
+        await _worker.start()
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _stop_worker_at_the_end() -> AsyncIterator[None]:
+    yield
+    if _worker.running:
+        await _worker.stop()
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stop the in-process worker once the next test is not one of this directory's."""
+    if _worker.loop is None or (nextitem is not None and HERE in nextitem.path.parents):
+        return
+    _worker.loop.run_until_complete(_worker.stop())
+
+
+@pytest.fixture(scope="session")
+async def producer(platform_env: dict[str, str]) -> AsyncIterator[AIOKafkaProducer]:
+    producer = create_producer(
+        platform_env["SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS"], client_id="conversation-test-events"
+    )
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+@pytest.fixture
+def publish(producer: AIOKafkaProducer) -> Publish:
+    """Publish an event as its producer would: on its topic, keyed by tenant and contact."""
+
+    async def send(event: AnyEvent) -> None:
+        if isinstance(event, MessageReceived):
+            key = contact_key(event.tenant_id, event.data.from_address)
+        elif isinstance(event, MessageStatusChanged):
+            key = contact_key(event.tenant_id, event.data.to_address)
+        else:
+            raise NotImplementedError(event.type)
+        await producer.send_and_wait(
+            topic_of(event).value, value=event.model_dump_json().encode(), key=key
+        )
+
+    return send
+
+
+@dataclass
+class EventLog:
+    """Everything published on some topics since the start of the session, as it arrives."""
+
+    records: list[tuple[str, bytes | None, AnyEvent]] = field(default_factory=list)
+
+    async def follow(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batch = await consumer.getmany(timeout_ms=200)
+            for partition in batch.values():
+                self.records.extend((r.topic, r.key, parse_event(r.value)) for r in partition)
+
+    def of(self, topic: Topic, tenant_id: UUID) -> list[tuple[bytes | None, AnyEvent]]:
+        return [(k, e) for t, k, e in self.records if t == topic.value and e.tenant_id == tenant_id]
+
+
+@pytest.fixture(scope="session")
+async def event_log(platform_env: dict[str, str]) -> AsyncIterator[EventLog]:
+    """What this service publishes, read back by a real consumer in a group of its own.
+
+    One consumer for the session: joining a new group takes the broker seconds.
+    """
+    consumer = AIOKafkaConsumer(
+        *(t.value for t in (Topic.MESSAGES_OUTBOUND, Topic.USAGE, Topic.CONTACTS)),
+        bootstrap_servers=platform_env["SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS"],
+        group_id=f"conversation-test-{secrets.token_hex(6)}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    log = EventLog()
+    task = asyncio.create_task(log.follow(consumer))
+    yield log
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await consumer.stop()
+
+
+@pytest.fixture
+def read_records(event_log: EventLog) -> ReadRecords:
+    """One tenant's (key, event) records on a topic, once `until(events)` holds for them."""
+
+    async def read(
+        topic: Topic,
+        tenant_id: UUID,
+        until: Callable[[list[AnyEvent]], bool],
+        within: float = DEADLINE,
+    ) -> list[tuple[bytes | None, AnyEvent]]:
+        async def arrived() -> list[tuple[bytes | None, AnyEvent]] | None:
+            records = event_log.of(topic, tenant_id)
+            return records if until([event for _, event in records]) else None
+
+        result: list[tuple[bytes | None, AnyEvent]] = await eventually(arrived, within)
+        return result
+
+    return read
+
+
+@pytest.fixture
+def read_events(read_records: ReadRecords) -> ReadEvents:
+    """`read_records` without the keys."""
+
+    async def read(*args: Any, **kwargs: Any) -> list[AnyEvent]:
+        return [event for _, event in await read_records(*args, **kwargs)]
+
+    return read
+
+
+@pytest.fixture
+def accepted(conversation_api: httpx.AsyncClient) -> Callable[[dict[str, str]], Awaitable[None]]:
+    """Wait until this service's tenants replica knows a freshly issued key."""
+
+    async def wait(headers: dict[str, str]) -> None:
+        async def ok() -> bool:
+            response = await conversation_api.get("/v1/contacts", headers=headers)
+            return response.status_code == 200
+
+        await eventually(ok)
+
+    return wait
+
+
+@pytest.fixture
+def converse(
+    conversation_api: httpx.AsyncClient,
+    conversation_worker: None,
+    publish: Publish,
+    accepted: Callable[[dict[str, str]], Awaitable[None]],
+) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """Have a contact text the tenant and wait until the reply is in the transcript."""
+
+    async def exchange(
+        tenant: Any, body: str, *, from_address: str | None = None
+    ) -> dict[str, Any]:
+        await accepted(tenant.headers)
+        event = message_received(tenant.id, body, from_address=from_address)
+        await publish(event)
+
+        async def answered() -> dict[str, Any] | None:
+            return await transcript_with(conversation_api, tenant.headers, event)
+
+        result: dict[str, Any] = await eventually(answered)
+        return result
+
+    return exchange
+
+
+async def transcript_with(
+    api: httpx.AsyncClient, headers: dict[str, str], event: MessageReceived
+) -> dict[str, Any] | None:
+    """The conversation holding `event`'s message and its reply, if it is there yet."""
+    contacts = await api.get(
+        "/v1/contacts", params={"address": event.data.from_address}, headers=headers
+    )
+    for contact in contacts.json():
+        listed = await api.get(
+            "/v1/conversations", params={"contact_id": contact["id"]}, headers=headers
+        )
+        for conversation in listed.json():
+            detail = await api.get(f"/v1/conversations/{conversation['id']}", headers=headers)
+            body = detail.json()
+            keys = {t["idempotency_key"] for t in body["turns"]}
+            if f"reply:{event.data.message_id}" in keys:
+                return dict(body)
+    return None

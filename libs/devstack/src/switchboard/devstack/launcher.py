@@ -50,6 +50,7 @@ def run() -> None:
             platform.stop()
         for component in reversed(started):
             component.stop()
+        print("• stopped")
 
 
 def _embedded_postgres(started: list[Broker | EmbeddedPostgres]) -> str:

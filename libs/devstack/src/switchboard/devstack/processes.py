@@ -109,6 +109,10 @@ class Platform:
         self.wait_ready(timeout=timeout)
 
     def stop(self) -> None:
+        """SIGTERM every process at once, then wait for each (SIGKILL after 10 s)."""
+        for process in self.processes:
+            if process.process is not None and process.process.poll() is None:
+                process.process.terminate()
         for process in reversed(self.processes):
             process.stop()
         self.processes.clear()

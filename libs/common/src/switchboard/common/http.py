@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,16 +88,21 @@ async def _dependency_error(request: Request, exc: Exception) -> Response:
     )
 
 
-# Metrics middleware (pure ASGI: no per-request task or body buffering) -------------------------
+# Telemetry middleware (pure ASGI: no per-request task or body buffering) -----------------------
+
+_PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-class MetricsMiddleware:
+class TelemetryMiddleware:
+    """RED metrics per route template, and a server span that continues an incoming trace."""
+
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        self.tracer = telemetry.tracer("switchboard.http")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in _PROBES:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -108,16 +114,28 @@ class MetricsMiddleware:
                 status = message["status"]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            method = scope["method"]
-            telemetry.HTTP_REQUESTS.labels(self.service, method, path, str(status)).inc()
-            telemetry.HTTP_DURATION.labels(self.service, method, path).observe(
-                time.perf_counter() - started
-            )
+        method = scope["method"]
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        with (
+            telemetry.continued_trace(headers),
+            self.tracer.start_as_current_span(method, kind=SpanKind.SERVER) as span,
+        ):
+            try:
+                await self.app(scope, receive, send_wrapper)
+            finally:
+                route = getattr(scope.get("route"), "path", "unmatched")
+                span.update_name(f"{method} {route}")
+                span.set_attributes(
+                    {
+                        "http.request.method": method,
+                        "http.route": route,
+                        "http.response.status_code": status,
+                    }
+                )
+                telemetry.HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
+                telemetry.HTTP_DURATION.labels(self.service, method, route).observe(
+                    time.perf_counter() - started
+                )
 
 
 # Health ---------------------------------------------------------------------------------------
@@ -175,7 +193,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _invalid_request)
     for unavailable in (*UNAVAILABLE_ERRORS, DBAPIError, KafkaError):
         app.add_exception_handler(unavailable, _dependency_error)
-    app.add_middleware(MetricsMiddleware, service=service)
+    app.add_middleware(TelemetryMiddleware, service=service)
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import make_url
 
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
     InterfaceError,
+    asyncpg.PostgresConnectionError,
     ConnectionError,
     OSError,
     TimeoutError,

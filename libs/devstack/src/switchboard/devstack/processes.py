@@ -23,22 +23,29 @@ class ServiceProcess:
     role: str  # "http" or "worker"
     port: int
     process: subprocess.Popen[bytes] | None = None
+    log: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, env: dict[str, str], log: IO[bytes] | int) -> None:
+    def start(self, env: dict[str, str], log_dir: Path | None) -> None:
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            self.log = (log_dir / f"{self.service}-{self.role}.log").open("ab")
+        output = self.log or subprocess.DEVNULL
         self.process = subprocess.Popen(
             [sys.executable, "-m", f"switchboard.{self.service}", self.role],
             env=env,
-            stdout=log,
-            stderr=log,
+            stdout=output,
+            stderr=output,
         )
 
     def stop(self) -> None:
         if self.process is not None:
             stop_process(self.process)
+        if self.log is not None:
+            self.log.close()
 
 
 @dataclass
@@ -72,7 +79,7 @@ class Platform:
             http, worker = self.ports[name]
             for role, port in (("http", http), ("worker", worker)):
                 process = ServiceProcess(name, role, port)
-                process.start(env, self._log(f"{name}-{role}"))
+                process.start(env, self.log_dir)
                 self.processes.append(process)
         self.wait_ready(timeout=timeout)
 
@@ -98,13 +105,13 @@ class Platform:
         process = self.find(service, role)
         assert process.process is not None
         process.process.kill()
-        process.process.wait(timeout=10)
+        process.stop()
         self.processes.remove(process)
 
     def restart(self, service: str, role: str, *, timeout: float = 60.0) -> None:
         http, worker = self.ports[service]
         process = ServiceProcess(service, role, http if role == "http" else worker)
-        process.start(self.service_env(), self._log(f"{service}-{role}"))
+        process.start(self.service_env(), self.log_dir)
         self.processes.append(process)
         self.wait_ready(timeout=timeout)
 
@@ -116,12 +123,6 @@ class Platform:
         for process in reversed(self.processes):
             process.stop()
         self.processes.clear()
-
-    def _log(self, name: str) -> IO[bytes] | int:
-        if self.log_dir is None:
-            return subprocess.DEVNULL
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        return (self.log_dir / f"{name}.log").open("ab")
 
 
 def _ready(url: str) -> bool:

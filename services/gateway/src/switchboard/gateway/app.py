@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from fastapi import FastAPI
 
 from switchboard.common.auth import KeyVerifier
-from switchboard.common.db import Database
+from switchboard.common.db import Database, asyncpg_dsn
 from switchboard.common.http import create_app as create_service_app
 from switchboard.common.settings import PlatformSettings
 from switchboard.common.telemetry import configure_logging, configure_tracing
 from switchboard.gateway.config import GatewaySettings
 from switchboard.gateway.crypto import CredentialCipher
 from switchboard.gateway.inbound.endpoints import router as webhooks
+from switchboard.gateway.inbound.recorder import InboundRecorder
 from switchboard.gateway.numbers.endpoints import router as numbers
 from switchboard.gateway.numbers.service import SenderDirectory
 from switchboard.gateway.outbound.endpoints import router as messages
@@ -45,10 +47,19 @@ def create_app(
         app.state.cipher = cipher
         app.state.senders = SenderDirectory(db, cipher, ttl=settings.sender_cache_seconds)
         app.state.verifier = KeyVerifier(DatabaseKeyStore(db), admin_key)
+        # The webhook's hot path writes through asyncpg directly, with group commit.
+        pool = await asyncpg.create_pool(
+            asyncpg_dsn(platform.database_url),
+            min_size=0,
+            max_size=platform.database_pool_size,
+            server_settings={"application_name": "gateway-webhooks"},
+        )
+        app.state.inbound = InboundRecorder(pool)
         app.state.readiness = {"database": db.ping}
         try:
             yield
         finally:
+            await pool.close()
             await db.dispose()
 
     return create_service_app(

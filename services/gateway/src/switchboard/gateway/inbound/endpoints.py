@@ -11,7 +11,7 @@ from switchboard.contracts import MessageReceivedData, new_event_id
 from switchboard.gateway import metrics
 from switchboard.gateway.addresses import to_e164
 from switchboard.gateway.inbound import twilio
-from switchboard.gateway.inbound.service import inbound_service
+from switchboard.gateway.inbound.recorder import InboundRecorder, Receipt
 from switchboard.gateway.numbers.service import SenderAccount, SenderDirectory
 from switchboard.gateway.outbound.status import status_service
 
@@ -40,12 +40,12 @@ async def twilio_inbound(request: Request) -> Response:
         media=twilio.media_of(form),
         received_at=twilio.now(),
     )
-    async with request.app.state.db.transaction() as session:
-        taken = await inbound_service.receive(session, sender, message)
+    recorder: InboundRecorder = request.app.state.inbound
+    taken = await recorder.record(Receipt(sender.tenant_id, sender.id, message))
     metrics.INBOUND.labels(channel, "accepted" if taken else "duplicate").inc()
     log.info(
         "inbound.received",
-        duplicate=taken is None,
+        duplicate=not taken,
         channel=channel,
         sender=mask_address(to_address),
         tenant_id=str(sender.tenant_id),

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,17 +72,18 @@ class SenderDirectory:
         self.db = db
         self.cipher = cipher
         self.ttl = ttl
-        self._cache: dict[object, tuple[float, SenderAccount | None]] = {}
+        self._cache: dict[object, tuple[float, SenderAccount]] = {}
 
     async def by_address(self, channel: str, address: str) -> SenderAccount | None:
-        statement = select(SenderNumber).where(
-            SenderNumber.channel == channel, SenderNumber.address == address
+        key = ("address", channel, address)
+        return self._hit(key) or await self._load(
+            key, SenderNumber.channel == channel, SenderNumber.address == address
         )
-        return await self._cached(("address", channel, address), statement)
 
     async def by_id(self, number_id: UUID) -> SenderAccount | None:
-        statement = select(SenderNumber).where(SenderNumber.id == number_id)
-        return await self._cached(("id", number_id), statement)
+        return self._hit(("id", number_id)) or await self._load(
+            ("id", number_id), SenderNumber.id == number_id
+        )
 
     async def default_for(self, session: AsyncSession, tenant_id: UUID, channel: str) -> UUID:
         statement = (
@@ -96,15 +97,16 @@ class SenderDirectory:
             raise NotFound(f"The tenant has no {channel} sender number.")
         return number_id
 
-    async def _cached(self, key: object, statement: Select[SenderNumber]) -> SenderAccount | None:
-        now = time.monotonic()
+    def _hit(self, key: object) -> SenderAccount | None:
         hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    async def _load(self, key: object, *conditions: ColumnElement[bool]) -> SenderAccount | None:
         async with self.db.sessions() as session:
-            number = await session.scalar(statement)
+            number = await session.scalar(select(SenderNumber).where(*conditions))
         account = self._account(number) if number is not None else None
-        self._cache[key] = (now + self.ttl, account)
+        if account is not None:  # unknown numbers are not cached: registering one works at once
+            self._cache[key] = (time.monotonic() + self.ttl, account)
         return account
 
     def _account(self, number: SenderNumber) -> SenderAccount:

@@ -34,3 +34,17 @@ class Inbox:
             .returning(self.table.c.event_id)
         )
         return (await session.execute(statement)).first() is not None
+
+    async def claim_many(
+        self, session: AsyncSession, consumer: str, event_ids: list[UUID]
+    ) -> set[UUID]:
+        """Record several events at once; returns those not processed before."""
+        if not event_ids:
+            return set()
+        statement = (
+            insert(self.table)
+            .values([{"consumer": consumer, "event_id": e} for e in event_ids])
+            .on_conflict_do_nothing()
+            .returning(self.table.c.event_id)
+        )
+        return set((await session.scalars(statement)).all())

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -82,9 +82,14 @@ class Delivery:
     consumer: str
     event: AnyEvent
     topic: str
+    shared: AsyncSession | None = None
+    """The batch's session when a whole batch shares one transaction (inbox already claimed)."""
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
+        if self.shared is not None:
+            yield self.shared
+            return
         async with self.db.transaction() as session:
             if not await self.inbox.claim(session, self.consumer, self.event.event_id):
                 raise AlreadyProcessed
@@ -107,11 +112,17 @@ class EventConsumer:
     max_attempts: int = 5
     retry_delay: float = 0.2
     max_records: int = 500
+    batch_transactions: bool = True
+    """Apply a partition's batch in one transaction; off for handlers with slow or outside work."""
     handlers: dict[str, Handler] = field(default_factory=dict)
     _positions: dict[TopicPartition, int] = field(default_factory=dict)
 
     def on(self, event_type: type[E], handler: Callable[[E, Delivery], Awaitable[None]]) -> None:
-        """Route events of `event_type` to `handler`; other types are acknowledged and skipped."""
+        """Route events of `event_type` to `handler`; other types are acknowledged and skipped.
+
+        With `batch_transactions`, a handler may run again after a rollback of its batch, so it
+        must only change the database through `delivery.transaction()`.
+        """
         self.handlers[event_type.model_fields["type"].default] = handler
 
     async def run(self) -> None:
@@ -150,13 +161,41 @@ class EventConsumer:
         """Partitions run concurrently; records of one partition (one contact) run in order."""
         await asyncio.gather(*(self._process_partition(records) for records in batch.values()))
 
-    async def _process_partition(self, records: Iterable[ConsumerRecord]) -> None:
+    async def _process_partition(self, records: list[ConsumerRecord]) -> None:
+        if self.batch_transactions and len(records) > 1:
+            try:
+                await self._process_together(records)
+                return
+            except Exception as exc:  # noqa: BLE001 - redo one by one, with retries and the DLQ
+                log.info("consumer.batch_fallback", consumer=self.name, error=repr(exc))
         for record in records:
             await self._process(record)
 
+    async def _process_together(self, records: list[ConsumerRecord]) -> None:
+        """One transaction and one inbox statement for a partition's whole batch."""
+        started = time.perf_counter()
+        events = [(r, parse_event(r.value)) for r in records if r.value is not None]
+        wanted = [(r, e) for r, e in events if e.type in self.handlers]
+        outcomes: list[tuple[str, str]] = []
+        async with self.db.transaction() as session:
+            fresh = await self.inbox.claim_many(session, self.name, [e.event_id for _, e in wanted])
+            for record, event in wanted:
+                if event.event_id not in fresh:
+                    outcomes.append((record.topic, "duplicate"))
+                    continue
+                fresh.discard(event.event_id)  # the same event twice in one batch counts once
+                delivery = Delivery(self.db, self.inbox, self.name, event, record.topic, session)
+                with self._span(record, event):
+                    await self.handlers[event.type](event, delivery)
+                outcomes.append((record.topic, "processed"))
+        outcomes += [(r.topic, "skipped") for r, e in events if e.type not in self.handlers]
+        elapsed = (time.perf_counter() - started) / max(1, len(records))
+        for topic, outcome in outcomes:
+            telemetry.CONSUMER_MESSAGES.labels(self.name, topic, outcome).inc()
+            telemetry.CONSUMER_DURATION.labels(self.name, topic).observe(elapsed)
+
     async def _process(self, record: ConsumerRecord) -> None:
         started = time.perf_counter()
-        headers = decode_headers(record.headers)
         outcome = "processed"
         if record.value is None:  # a compaction tombstone: nothing to apply
             telemetry.CONSUMER_MESSAGES.labels(self.name, record.topic, "tombstone").inc()
@@ -168,11 +207,7 @@ class EventConsumer:
             outcome = "dead_lettered"
         else:
             handler = self.handlers.get(event.type)
-            if handler is None:
-                outcome = "skipped"
-            else:
-                with telemetry.continued_trace(headers):
-                    outcome = await self._handle(record, event, handler)
+            outcome = "skipped" if handler is None else await self._handle(record, event, handler)
         telemetry.CONSUMER_MESSAGES.labels(self.name, record.topic, outcome).inc()
         telemetry.CONSUMER_DURATION.labels(self.name, record.topic).observe(
             time.perf_counter() - started
@@ -180,23 +215,10 @@ class EventConsumer:
 
     async def _handle(self, record: ConsumerRecord, event: AnyEvent, handler: Handler) -> str:
         delivery = Delivery(self.db, self.inbox, self.name, event, record.topic)
-        span_name = f"process {record.topic}"
         attempt = 0
         while True:
             attempt += 1
-            with telemetry.tracer(__name__).start_as_current_span(
-                span_name,
-                kind=SpanKind.CONSUMER,
-                attributes={
-                    "messaging.system": "kafka",
-                    "messaging.operation.type": "process",
-                    "messaging.destination.name": record.topic,
-                    "messaging.consumer.group.name": self.name,
-                    "messaging.kafka.offset": record.offset,
-                    "messaging.destination.partition.id": str(record.partition),
-                    "messaging.message.id": str(event.event_id),
-                },
-            ):
+            with self._span(record, event):
                 structlog.contextvars.bind_contextvars(tenant_id=str(event.tenant_id))
                 try:
                     await handler(event, delivery)
@@ -226,6 +248,26 @@ class EventConsumer:
                     await asyncio.sleep(self.retry_delay * 2 ** (attempt - 1))
                 finally:
                     structlog.contextvars.unbind_contextvars("tenant_id")
+
+    @contextmanager
+    def _span(self, record: ConsumerRecord, event: AnyEvent) -> Iterator[None]:
+        """A consumer span continuing the producer's trace from the record's headers."""
+        attributes = {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": record.topic,
+            "messaging.consumer.group.name": self.name,
+            "messaging.kafka.offset": record.offset,
+            "messaging.destination.partition.id": str(record.partition),
+            "messaging.message.id": str(event.event_id),
+        }
+        with (
+            telemetry.continued_trace(decode_headers(record.headers)),
+            telemetry.tracer(__name__).start_as_current_span(
+                f"process {record.topic}", kind=SpanKind.CONSUMER, attributes=attributes
+            ),
+        ):
+            yield
 
     async def _dead_letter(self, record: ConsumerRecord, error: str) -> None:
         headers = [

@@ -63,6 +63,8 @@ def create_consumer(
         db=db,
         inbox=Inbox(inbox),
         producer=producer,
+        # The assistant calls the model before its transaction: one transaction per message.
+        batch_transactions=False,
     )
     consumer.on(MessageReceived, create_assistant(settings, db).answer)
     consumer.on(MessageStatusChanged, on_status_changed)

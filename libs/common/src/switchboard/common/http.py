@@ -24,6 +24,7 @@ from switchboard.common import telemetry
 from switchboard.common.auth import KeyVerifier, Principal
 from switchboard.common.db import UNAVAILABLE_ERRORS, Database, is_unavailable
 from switchboard.common.errors import SwitchboardError, Unauthorized
+from switchboard.common.settings import PlatformSettings
 
 log = structlog.get_logger(__name__)
 
@@ -97,11 +98,16 @@ def _is_probe(scope: MutableMapping[str, Any]) -> bool:
 
 
 class MetricsMiddleware:
-    """RED metrics per route template (never per raw path: ids would explode the labels)."""
+    """RED metrics per route template (never per raw path: ids would explode the labels).
 
-    def __init__(self, app: ASGIApp, service: str) -> None:
+    When FastAPI's tracing is off it also makes an incoming `traceparent` current, so the
+    events a request causes still carry the caller's trace.
+    """
+
+    def __init__(self, app: ASGIApp, service: str, *, propagate_only: bool) -> None:
         self.app = app
         self.service = service
+        self.propagate_only = propagate_only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or _is_probe(scope):
@@ -117,7 +123,11 @@ class MetricsMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            if self.propagate_only:
+                with telemetry.continued_trace(_trace_headers(scope)):
+                    await self.app(scope, receive, send_wrapper)
+            else:
+                await self.app(scope, receive, send_wrapper)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             method = scope["method"]
@@ -125,6 +135,11 @@ class MetricsMiddleware:
             telemetry.HTTP_DURATION.labels(self.service, method, route).observe(
                 time.perf_counter() - started
             )
+
+
+def _trace_headers(scope: Scope) -> dict[str, str]:
+    wanted = (b"traceparent", b"tracestate")
+    return {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in wanted}
 
 
 # Health ---------------------------------------------------------------------------------------
@@ -168,15 +183,18 @@ async def _run_check(check: ReadinessCheck) -> str:
 def create_app(
     *,
     service: str,
+    platform: PlatformSettings,
     title: str,
     description: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     routers: Iterable[APIRouter],
 ) -> FastAPI:
-    """A service's FastAPI app with Switchboard's error handling, metrics and health routes.
+    """A service's FastAPI app with Switchboard's logging, tracing, errors, metrics and health.
 
     The lifespan must set `app.state.db`, `app.state.verifier` and `app.state.readiness`.
     """
+    telemetry.configure_logging(service, platform)
+    tracing = telemetry.configure_tracing(service, platform)
     app = FastAPI(
         title=title,
         description=description,
@@ -185,7 +203,7 @@ def create_app(
         # FastAPI's own OpenTelemetry server spans (they continue an incoming `traceparent`);
         # metrics stay with Prometheus, and logs with structlog.
         telemetry={
-            "tracing": True,
+            "tracing": tracing,
             "metrics": False,
             "logs": False,
             "operation_spans": False,
@@ -196,7 +214,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _invalid_request)
     for unavailable in (*UNAVAILABLE_ERRORS, DBAPIError, KafkaError):
         app.add_exception_handler(unavailable, _dependency_error)
-    app.add_middleware(MetricsMiddleware, service=service)
+    app.add_middleware(MetricsMiddleware, service=service, propagate_only=not tracing)
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)

@@ -17,7 +17,6 @@ from switchboard.common.auth import KeyVerifier, TenantsReplica
 from switchboard.common.db import Database
 from switchboard.common.http import health_router
 from switchboard.common.settings import PlatformSettings, ServiceSettings
-from switchboard.common.telemetry import configure_logging, configure_tracing
 
 log = structlog.get_logger(__name__)
 
@@ -97,8 +96,6 @@ def replica_lifespan(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(service, platform)
-        configure_tracing(service, platform)
         db = Database(
             platform.database_url,
             pool_size=platform.database_pool_size,

@@ -47,25 +47,31 @@ OUTBOX_BACKLOG = Gauge("outbox_backlog_events", "Outbox events waiting to be rel
 
 # Tracing --------------------------------------------------------------------------------------
 
-_tracer_configured = False
+_tracing_enabled = False
 
 
 def configure_tracing(
     service: str, settings: PlatformSettings, exporter: SpanExporter | None = None
-) -> None:
-    """Install the tracer provider; spans go to OTLP when an endpoint is configured."""
-    global _tracer_configured
-    if _tracer_configured:
-        return
-    provider = TracerProvider(resource=Resource.create({"service.name": f"switchboard-{service}"}))
+) -> bool:
+    """Record spans when they have somewhere to go (OTLP endpoint or given exporter).
+
+    Without one the API's no-op tracer stays: spans cost next to nothing, yet an incoming trace
+    context is still carried on, through the outbox, to Kafka headers.
+    """
+    global _tracing_enabled
+    if _tracing_enabled:
+        return True
     if exporter is None and settings.otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         exporter = OTLPSpanExporter(endpoint=f"{settings.otlp_endpoint.rstrip('/')}/v1/traces")
-    if exporter is not None:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+    if exporter is None:
+        return False
+    provider = TracerProvider(resource=Resource.create({"service.name": f"switchboard-{service}"}))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-    _tracer_configured = True
+    _tracing_enabled = True
+    return True
 
 
 def tracer(name: str) -> trace.Tracer:

@@ -19,6 +19,7 @@ def create_app(
 
     return create_service_app(
         service="billing",
+        platform=platform,
         title="Switchboard billing",
         description="Usage and cost per tenant, counted once per billable fact.",
         lifespan=replica_lifespan("billing", platform, settings),

@@ -20,6 +20,7 @@ def create_app(
 
     return create_service_app(
         service="campaigns",
+        platform=platform,
         title="Switchboard campaigns",
         description="Business events, and later the rules and campaigns they trigger.",
         lifespan=replica_lifespan("campaigns", platform, settings),

@@ -20,6 +20,7 @@ def create_app(
 
     return create_service_app(
         service="conversation",
+        platform=platform,
         title="Switchboard conversation",
         description="Contacts, conversations and the assistant's transcripts.",
         lifespan=replica_lifespan("conversation", platform, settings),

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 from switchboard.common.errors import BadRequest
+
+# Providers send E.164 already; only other spellings need the (slower) full parser.
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def provider_address(raw: str) -> str:
+    """An address as a provider reports it (`whatsapp:` prefix dropped), checked for E.164."""
+    candidate = raw.removeprefix("whatsapp:").strip()
+    return candidate if _E164.fullmatch(candidate) else to_e164(candidate)
 
 
 def to_e164(raw: str) -> str:

@@ -12,7 +12,6 @@ from switchboard.common.auth import KeyVerifier
 from switchboard.common.db import Database, asyncpg_dsn
 from switchboard.common.http import create_app as create_service_app
 from switchboard.common.settings import PlatformSettings
-from switchboard.common.telemetry import configure_logging, configure_tracing
 from switchboard.gateway.config import GatewaySettings
 from switchboard.gateway.crypto import CredentialCipher
 from switchboard.gateway.inbound.endpoints import router as webhooks
@@ -33,8 +32,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging("gateway", platform)
-        configure_tracing("gateway", platform)
         db = Database(
             platform.database_url,
             pool_size=platform.database_pool_size,
@@ -64,6 +61,7 @@ def create_app(
 
     return create_service_app(
         service="gateway",
+        platform=platform,
         title="Switchboard gateway",
         description="Provider webhooks, tenants and API keys, sender numbers, messages.",
         lifespan=lifespan,

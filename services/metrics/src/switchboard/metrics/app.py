@@ -19,6 +19,7 @@ def create_app(
 
     return create_service_app(
         service="metrics",
+        platform=platform,
         title="Switchboard metrics",
         description="Per-tenant analytics: messages, delivery, opt-outs, LLM tokens and cost.",
         lifespan=replica_lifespan("metrics", platform, settings),

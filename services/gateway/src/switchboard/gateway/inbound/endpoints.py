@@ -9,7 +9,7 @@ from switchboard.common.errors import NotFound
 from switchboard.common.telemetry import mask_address
 from switchboard.contracts import MessageReceivedData, new_event_id
 from switchboard.gateway import metrics
-from switchboard.gateway.addresses import to_e164
+from switchboard.gateway.addresses import provider_address
 from switchboard.gateway.inbound import twilio
 from switchboard.gateway.inbound.recorder import InboundRecorder, Receipt
 from switchboard.gateway.numbers.service import SenderAccount, SenderDirectory
@@ -26,7 +26,7 @@ async def twilio_inbound(request: Request) -> Response:
     form = twilio.parse_form(await request.body())
     message_sid, from_raw, to_raw = twilio.require(form, "MessageSid", "From", "To")
     channel = twilio.channel_of(to_raw)
-    to_address = to_e164(to_raw)
+    to_address = provider_address(to_raw)
     sender = await _sender(request, channel, to_address)
     _verify(request, sender, form)
     message = MessageReceivedData(
@@ -34,7 +34,7 @@ async def twilio_inbound(request: Request) -> Response:
         channel=channel,
         provider="twilio",
         provider_message_id=message_sid,
-        from_address=to_e164(from_raw),
+        from_address=provider_address(from_raw),
         to_address=to_address,
         body=form.get("Body", ""),
         media=twilio.media_of(form),

@@ -6,17 +6,22 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
+from sqlalchemy import Table
 
 from switchboard.common.auth import KeyVerifier, TenantsReplica
 from switchboard.common.db import Database
 from switchboard.common.http import health_router
+from switchboard.common.kafka import create_producer
+from switchboard.common.outbox import OutboxRelay
 from switchboard.common.settings import PlatformSettings, ServiceSettings
+from switchboard.common.telemetry import configure_logging, configure_tracing
 
 log = structlog.get_logger(__name__)
 
@@ -115,3 +120,47 @@ def replica_lifespan(
             await db.dispose()
 
     return lifespan
+
+
+@dataclass(frozen=True)
+class Worker:
+    """What a worker's loops are built from."""
+
+    platform: PlatformSettings
+    db: Database
+    producer: AIOKafkaProducer
+
+
+Loops = dict[str, Coroutine[Any, Any, None]]
+
+
+async def run_worker(
+    service: str,
+    settings: ServiceSettings,
+    loops: Callable[[Worker], Awaitable[Loops]],
+    *,
+    outbox: Table | None,
+) -> None:
+    """A service's worker process: its loops (and its outbox relay) beside probes and metrics."""
+    platform = PlatformSettings()
+    configure_logging(service, platform)
+    configure_tracing(service, platform)
+    db = Database(
+        platform.database_url,
+        pool_size=platform.database_pool_size,
+        application_name=f"{service}-worker",
+    )
+    producer = create_producer(platform.kafka_bootstrap_servers, client_id=service)
+    await producer.start()
+    try:
+        running = await loops(Worker(platform, db, producer))
+        if outbox is not None:
+            running["outbox-relay"] = OutboxRelay(db, producer, outbox).run()
+        await serve_worker(
+            port=settings.worker_port,
+            loops=running,
+            readiness={"database": database_check(db), "kafka": kafka_check(producer)},
+        )
+    finally:
+        await producer.stop()
+        await db.dispose()

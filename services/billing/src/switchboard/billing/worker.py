@@ -10,11 +10,9 @@ from switchboard.billing.usage.rates import RateCard
 from switchboard.billing.usage.tasks import LedgerFeed
 from switchboard.common.db import Database
 from switchboard.common.inbox import Inbox
-from switchboard.common.kafka import EventConsumer, create_producer
-from switchboard.common.outbox import OutboxRelay
-from switchboard.common.runtime import database_check, kafka_check, serve_worker
+from switchboard.common.kafka import EventConsumer
+from switchboard.common.runtime import Loops, Worker, run_worker
 from switchboard.common.settings import PlatformSettings
-from switchboard.common.telemetry import configure_logging, configure_tracing
 from switchboard.contracts import MessageStatusChanged, Topic, UsageRecorded
 
 
@@ -37,26 +35,10 @@ def usage_consumer(
 
 
 async def run() -> None:
-    platform = PlatformSettings()
     settings = BillingSettings()
-    configure_logging("billing", platform)
-    configure_tracing("billing", platform)
-    db = Database(
-        platform.database_url,
-        pool_size=platform.database_pool_size,
-        application_name="billing-worker",
-    )
-    producer = create_producer(platform.kafka_bootstrap_servers, client_id="billing")
-    await producer.start()
-    try:
-        await serve_worker(
-            port=settings.worker_port,
-            loops={
-                "usage-consumer": usage_consumer(platform, settings, db, producer).run(),
-                "outbox-relay": OutboxRelay(db, producer, outbox).run(),
-            },
-            readiness={"database": database_check(db), "kafka": kafka_check(producer)},
-        )
-    finally:
-        await producer.stop()
-        await db.dispose()
+
+    async def loops(worker: Worker) -> Loops:
+        consumer = usage_consumer(worker.platform, settings, worker.db, worker.producer)
+        return {"usage-consumer": consumer.run()}
+
+    await run_worker("billing", settings, loops, outbox=outbox)

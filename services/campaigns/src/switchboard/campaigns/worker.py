@@ -9,11 +9,8 @@ from switchboard.campaigns.contacts.service import contact_replica
 from switchboard.campaigns.models import inbox, outbox
 from switchboard.common.db import Database
 from switchboard.common.inbox import Inbox
-from switchboard.common.kafka import Delivery, EventConsumer, create_producer
-from switchboard.common.outbox import OutboxRelay
-from switchboard.common.runtime import database_check, kafka_check, serve_worker
-from switchboard.common.settings import PlatformSettings
-from switchboard.common.telemetry import configure_logging, configure_tracing
+from switchboard.common.kafka import Delivery, EventConsumer
+from switchboard.common.runtime import Loops, Worker, run_worker
 from switchboard.contracts import ContactDeleted, ContactUpserted, Topic
 
 CONSUMER_GROUP = "campaigns"
@@ -49,27 +46,10 @@ def contacts_consumer(
 
 
 async def run() -> None:
-    platform = PlatformSettings()
-    settings = CampaignsSettings()
-    configure_logging("campaigns", platform)
-    configure_tracing("campaigns", platform)
-    db = Database(
-        platform.database_url,
-        pool_size=platform.database_pool_size,
-        application_name="campaigns-worker",
-    )
-    producer = create_producer(platform.kafka_bootstrap_servers, client_id="campaigns")
-    await producer.start()
-    consumer = contacts_consumer(db, producer, platform.kafka_bootstrap_servers)
-    try:
-        await serve_worker(
-            port=settings.worker_port,
-            loops={
-                "contacts-consumer": consumer.run(),
-                "outbox-relay": OutboxRelay(db, producer, outbox).run(),
-            },
-            readiness={"database": database_check(db), "kafka": kafka_check(producer)},
+    async def loops(worker: Worker) -> Loops:
+        consumer = contacts_consumer(
+            worker.db, worker.producer, worker.platform.kafka_bootstrap_servers
         )
-    finally:
-        await producer.stop()
-        await db.dispose()
+        return {"contacts-consumer": consumer.run()}
+
+    await run_worker("campaigns", CampaignsSettings(), loops, outbox=outbox)

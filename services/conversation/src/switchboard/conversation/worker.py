@@ -9,11 +9,10 @@ from aiokafka import AIOKafkaProducer
 
 from switchboard.common.db import Database
 from switchboard.common.inbox import Inbox
-from switchboard.common.kafka import Delivery, EventConsumer, create_producer
+from switchboard.common.kafka import Delivery, EventConsumer
 from switchboard.common.outbox import OutboxRelay
-from switchboard.common.runtime import database_check, kafka_check, serve_worker
+from switchboard.common.runtime import Loops, Worker, run_worker
 from switchboard.common.settings import PlatformSettings
-from switchboard.common.telemetry import configure_logging, configure_tracing
 from switchboard.contracts import MessageReceived, MessageStatusChanged, Topic
 from switchboard.conversation.assistant.service import Assistant
 from switchboard.conversation.config import ConversationSettings
@@ -85,23 +84,10 @@ def worker_loops(
 
 
 async def run() -> None:
-    platform = PlatformSettings()
     settings = ConversationSettings()
-    configure_logging("conversation", platform)
-    configure_tracing("conversation", platform)
-    db = Database(
-        platform.database_url,
-        pool_size=platform.database_pool_size,
-        application_name="conversation-worker",
-    )
-    producer = create_producer(platform.kafka_bootstrap_servers, client_id="conversation")
-    await producer.start()
-    try:
-        await serve_worker(
-            port=settings.worker_port,
-            loops=worker_loops(platform, settings, db, producer),
-            readiness={"database": database_check(db), "kafka": kafka_check(producer)},
-        )
-    finally:
-        await producer.stop()
-        await db.dispose()
+
+    async def loops(worker: Worker) -> Loops:
+        consumer = create_consumer(worker.platform, settings, worker.db, worker.producer)
+        return {"conversation-consumer": consumer.run()}
+
+    await run_worker("conversation", settings, loops, outbox=outbox)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from switchboard.common.db import Database
 from switchboard.common.inbox import Inbox
-from switchboard.common.kafka import Delivery, EventConsumer, create_producer
-from switchboard.common.outbox import OutboxRelay
-from switchboard.common.runtime import database_check, kafka_check, serve_worker
-from switchboard.common.settings import PlatformSettings
-from switchboard.common.telemetry import configure_logging, configure_tracing
+from switchboard.common.kafka import Delivery, EventConsumer
+from switchboard.common.runtime import Loops, Worker, run_worker
 from switchboard.contracts import MessageRequested, Topic
 from switchboard.gateway.config import GatewaySettings
 from switchboard.gateway.crypto import CredentialCipher
@@ -31,20 +28,9 @@ def transport_for(settings: GatewaySettings, db: Database) -> Transport:
     return SandboxTransport(db)
 
 
-async def run() -> None:
-    platform = PlatformSettings()
-    settings = GatewaySettings()
-    configure_logging("gateway", platform)
-    configure_tracing("gateway", platform)
-    db = Database(
-        platform.database_url,
-        pool_size=platform.database_pool_size,
-        application_name="gateway-worker",
-    )
-    producer = create_producer(platform.kafka_bootstrap_servers, client_id="gateway")
-    await producer.start()
+def dispatcher_for(settings: GatewaySettings, db: Database) -> Dispatcher:
     cipher = CredentialCipher(settings.credentials_key.get_secret_value())
-    dispatcher = Dispatcher(
+    return Dispatcher(
         db,
         transport_for(settings, db),
         SenderDirectory(db, cipher, ttl=settings.sender_cache_seconds),
@@ -52,27 +38,32 @@ async def run() -> None:
         concurrency=settings.dispatch_concurrency,
         max_attempts=settings.dispatch_max_attempts,
     )
+
+
+def outbound_consumer(worker: Worker) -> EventConsumer:
+    """The `gateway-dispatcher` group on `messages.outbound`: requests become queued sends."""
     consumer = EventConsumer(
         name="gateway-dispatcher",
         topics=(Topic.MESSAGES_OUTBOUND,),
-        bootstrap_servers=platform.kafka_bootstrap_servers,
-        db=db,
+        bootstrap_servers=worker.platform.kafka_bootstrap_servers,
+        db=worker.db,
         inbox=Inbox(inbox),
-        producer=producer,
+        producer=worker.producer,
     )
     consumer.on(MessageRequested, on_message_requested)
-    async with db.transaction() as session:
-        await tenant_service.republish_all(session)
-    try:
-        await serve_worker(
-            port=settings.worker_port,
-            loops={
-                "outbound-consumer": consumer.run(),
-                "dispatcher": dispatcher.run(),
-                "outbox-relay": OutboxRelay(db, producer, outbox).run(),
-            },
-            readiness={"database": database_check(db), "kafka": kafka_check(producer)},
-        )
-    finally:
-        await producer.stop()
-        await db.dispose()
+    return consumer
+
+
+async def run() -> None:
+    settings = GatewaySettings()
+
+    async def loops(worker: Worker) -> Loops:
+        # Replicas of `tenants` heal from a lost or truncated topic when the gateway starts.
+        async with worker.db.transaction() as session:
+            await tenant_service.republish_all(session)
+        return {
+            "outbound-consumer": outbound_consumer(worker).run(),
+            "dispatcher": dispatcher_for(settings, worker.db).run(),
+        }
+
+    await run_worker("gateway", settings, loops, outbox=outbox)

@@ -6,10 +6,9 @@ from aiokafka import AIOKafkaProducer
 
 from switchboard.common.db import Database
 from switchboard.common.inbox import Inbox
-from switchboard.common.kafka import EventConsumer, create_producer
-from switchboard.common.runtime import database_check, kafka_check, serve_worker
+from switchboard.common.kafka import EventConsumer
+from switchboard.common.runtime import Loops, Worker, run_worker
 from switchboard.common.settings import PlatformSettings
-from switchboard.common.telemetry import configure_logging, configure_tracing
 from switchboard.contracts import (
     ConsentOptedOut,
     ContactUpserted,
@@ -42,24 +41,8 @@ def rollup_consumer(
 
 
 async def run() -> None:
-    platform = PlatformSettings()
-    settings = MetricsSettings()
-    configure_logging("metrics", platform)
-    configure_tracing("metrics", platform)
-    db = Database(
-        platform.database_url,
-        pool_size=platform.database_pool_size,
-        application_name="metrics-worker",
-    )
-    # Only dead letters are produced: metrics publishes no events of its own.
-    producer = create_producer(platform.kafka_bootstrap_servers, client_id="metrics")
-    await producer.start()
-    try:
-        await serve_worker(
-            port=settings.worker_port,
-            loops={"rollup-consumer": rollup_consumer(platform, db, producer).run()},
-            readiness={"database": database_check(db), "kafka": kafka_check(producer)},
-        )
-    finally:
-        await producer.stop()
-        await db.dispose()
+    async def loops(worker: Worker) -> Loops:
+        consumer = rollup_consumer(worker.platform, worker.db, worker.producer)
+        return {"rollup-consumer": consumer.run()}
+
+    await run_worker("metrics", MetricsSettings(), loops, outbox=None)

@@ -149,7 +149,9 @@ class OutboxRelay:
                 for row in rows
             ]
             await asyncio.gather(*sends)
-            await session.execute(delete(self.table).where(self.table.c.id <= rows[-1].id))
+            # Exactly the rows sent: a row with a lower id can commit while we publish.
+            published = [row.id for row in rows]
+            await session.execute(delete(self.table).where(self.table.c.id.in_(published)))
         telemetry.OUTBOX_PUBLISHED.labels(self.schema).inc(len(rows))
         return len(rows)
 

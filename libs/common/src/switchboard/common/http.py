@@ -123,8 +123,9 @@ class MetricsMiddleware:
             await send(message)
 
         try:
-            if self.propagate_only:
-                with telemetry.continued_trace(_trace_headers(scope)):
+            carried = _trace_headers(scope) if self.propagate_only else None
+            if carried:
+                with telemetry.continued_trace(carried):
                     await self.app(scope, receive, send_wrapper)
             else:
                 await self.app(scope, receive, send_wrapper)

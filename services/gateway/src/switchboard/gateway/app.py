@@ -15,6 +15,7 @@ from switchboard.common.settings import PlatformSettings
 from switchboard.gateway.config import GatewaySettings
 from switchboard.gateway.crypto import CredentialCipher
 from switchboard.gateway.inbound.endpoints import router as webhooks
+from switchboard.gateway.inbound.lane import TwilioInboundLane
 from switchboard.gateway.inbound.recorder import InboundRecorder
 from switchboard.gateway.numbers.endpoints import router as numbers
 from switchboard.gateway.numbers.service import SenderDirectory
@@ -59,7 +60,7 @@ def create_app(
             await pool.close()
             await db.dispose()
 
-    return create_service_app(
+    app = create_service_app(
         service="gateway",
         platform=platform,
         title="Switchboard gateway",
@@ -67,3 +68,5 @@ def create_app(
         lifespan=lifespan,
         routers=[webhooks, tenants, numbers, messages, sandbox],
     )
+    app.add_middleware(TwilioInboundLane)
+    return app

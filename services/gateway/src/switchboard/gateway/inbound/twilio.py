@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
@@ -20,8 +21,15 @@ def parse_form(body: bytes) -> dict[str, str]:
 
 
 def verify_signature(auth_token: str, url: str, form: dict[str, str], signature: str) -> None:
-    """Check `X-Twilio-Signature` with Twilio's own validator; `Forbidden` if it fails."""
-    if not signature or not RequestValidator(auth_token).validate(url, form, signature):
+    """Check `X-Twilio-Signature` with Twilio's own signing; `Forbidden` if it fails.
+
+    The URL exactly as configured is tried first (one HMAC); only on a mismatch does the full
+    validator try its variants (with and without the port).
+    """
+    validator = RequestValidator(auth_token)
+    if signature and hmac.compare_digest(validator.compute_signature(url, form), signature):
+        return
+    if not signature or not validator.validate(url, form, signature):
         raise Forbidden("Invalid Twilio signature.")
 
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, select
+import structlog
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.db import Database
-from switchboard.common.errors import Conflict, NotFound
+from switchboard.common.errors import Conflict
 from switchboard.gateway.addresses import to_e164
 from switchboard.gateway.crypto import CredentialCipher
 from switchboard.gateway.models import SenderNumber
 from switchboard.gateway.numbers.schemas import NumberCreate
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,52 +67,64 @@ class NumberService:
 
 
 class SenderDirectory:
-    """Sender accounts by (channel, address) and by id, cached for a few seconds.
+    """Sender accounts by (channel, address) and by id, cached and refreshed in the background.
 
-    Every webhook needs the account's auth token to check the signature; the cache keeps that
-    lookup (and the decryption) off the hot path.
+    Every webhook needs the account's auth token to check the signature. A cached account older
+    than `ttl` is still served while one load refreshes it, so a burst of webhooks never turns
+    into a burst of queries; only a number seen for the first time waits (once) for its load.
     """
 
     def __init__(self, db: Database, cipher: CredentialCipher, *, ttl: float) -> None:
         self.db = db
         self.cipher = cipher
         self.ttl = ttl
-        self._cache: dict[object, tuple[float, SenderAccount]] = {}
+        self._cache: dict[tuple[Any, ...], tuple[float, SenderAccount]] = {}
+        self._loading: dict[tuple[Any, ...], asyncio.Task[SenderAccount | None]] = {}
 
     async def by_address(self, channel: str, address: str) -> SenderAccount | None:
-        key = ("address", channel, address)
-        return self._hit(key) or await self._load(
-            key, SenderNumber.channel == channel, SenderNumber.address == address
-        )
+        return await self._get(("address", channel, address))
 
     async def by_id(self, number_id: UUID) -> SenderAccount | None:
-        return self._hit(("id", number_id)) or await self._load(
-            ("id", number_id), SenderNumber.id == number_id
-        )
+        return await self._get(("id", number_id))
 
-    async def default_for(self, session: AsyncSession, tenant_id: UUID, channel: str) -> UUID:
-        statement = (
-            select(SenderNumber.id)
-            .where(SenderNumber.tenant_id == tenant_id, SenderNumber.channel == channel)
-            .order_by(SenderNumber.created_at)
-            .limit(1)
-        )
-        number_id = await session.scalar(statement)
-        if number_id is None:
-            raise NotFound(f"The tenant has no {channel} sender number.")
-        return number_id
-
-    def _hit(self, key: object) -> SenderAccount | None:
-        hit = self._cache.get(key)
-        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
-
-    async def _load(self, key: object, *conditions: ColumnElement[bool]) -> SenderAccount | None:
-        async with self.db.sessions() as session:
-            number = await session.scalar(select(SenderNumber).where(*conditions))
-        account = self._account(number) if number is not None else None
-        if account is not None:  # unknown numbers are not cached: registering one works at once
-            self._cache[key] = (time.monotonic() + self.ttl, account)
+    async def _get(self, key: tuple[Any, ...]) -> SenderAccount | None:
+        cached = self._cache.get(key)
+        if cached is None:
+            return await self._load(key)
+        expires, account = cached
+        if expires <= time.monotonic() and key not in self._loading:
+            self._load(key)  # refresh in the background; serve what we have meanwhile
         return account
+
+    def _load(self, key: tuple[Any, ...]) -> asyncio.Task[SenderAccount | None]:
+        task = self._loading.get(key)
+        if task is None:
+            task = asyncio.create_task(self._fetch(key))
+            self._loading[key] = task
+            task.add_done_callback(lambda done: self._loaded(key, done))
+        return task
+
+    async def _fetch(self, key: tuple[Any, ...]) -> SenderAccount | None:
+        kind, *values = key
+        condition = (
+            SenderNumber.id == values[0]
+            if kind == "id"
+            else and_(SenderNumber.channel == values[0], SenderNumber.address == values[1])
+        )
+        async with self.db.sessions() as session:
+            number = await session.scalar(select(SenderNumber).where(condition))
+        if number is None:  # unknown numbers are not cached: registering one works at once
+            self._cache.pop(key, None)
+            return None
+        account = self._account(number)
+        self._cache[key] = (time.monotonic() + self.ttl, account)
+        return account
+
+    def _loaded(self, key: tuple[Any, ...], task: asyncio.Task[SenderAccount | None]) -> None:
+        self._loading.pop(key, None)
+        if not task.cancelled() and task.exception() is not None:
+            # A failed background refresh keeps serving the cached account; waiters see the error.
+            log.warning("senders.refresh_failed", error=repr(task.exception()))
 
     def _account(self, number: SenderNumber) -> SenderAccount:
         token = self.cipher.open(number.credentials)["auth_token"] if number.credentials else ""

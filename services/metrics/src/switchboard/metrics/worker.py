@@ -33,6 +33,9 @@ def rollup_consumer(
         db=db,
         inbox=Inbox(inbox),
         producer=producer,
+        # Every event adds to the same few per-tenant, per-hour rows: long batch transactions
+        # from concurrent partitions would queue on (and deadlock over) those row locks.
+        batch_transactions=False,
     )
     for counted in (MessageReceived, MessageStatusChanged, ConsentOptedOut, UsageRecorded):
         consumer.on(counted, count)

@@ -12,10 +12,21 @@ from switchboard.common.errors import BadRequest, Forbidden
 from switchboard.contracts import Channel, Media
 
 
-def parse_form(body: bytes) -> dict[str, str]:
+class Form(dict[str, str]):
+    """Webhook form fields, one value each.
+
+    `getall` is the multi-dict method Twilio's validator looks for first; without it the validator
+    finds each value by catching two AttributeErrors per field, which doubled its cost.
+    """
+
+    def getall(self, name: str) -> list[str]:
+        return [self[name]]
+
+
+def parse_form(body: bytes) -> Form:
     """Twilio posts `application/x-www-form-urlencoded`; keys are unique."""
     try:
-        return dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False))
+        return Form(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False))
     except UnicodeDecodeError as exc:
         raise BadRequest("The body is not UTF-8 form data.") from exc
 

@@ -67,15 +67,22 @@ class ConversationService:
         self, session: AsyncSession, tenant_id: UUID, message: MessageReceivedData, limit: int
     ) -> list[Turn]:
         """The last `limit` turns of the open conversation this message belongs to, oldest first."""
-        statement = (
-            select(Turn)
-            .join(Conversation, Turn.conversation_id == Conversation.id)
+        # Conversation first, then its turns by (conversation_id, seq): a plan that stays an
+        # index walk whatever the table statistics say.
+        conversation_id = (
+            select(Conversation.id)
             .join(Contact, Conversation.contact_id == Contact.id)
             .where(
                 Contact.tenant_id == tenant_id,
                 Contact.address == message.from_address,
                 *_open_thread(message.channel, message.to_address),
             )
+            .limit(1)
+            .scalar_subquery()
+        )
+        statement = (
+            select(Turn)
+            .where(Turn.conversation_id == conversation_id)
             .order_by(Turn.seq.desc())
             .limit(limit)
         )

@@ -67,17 +67,19 @@ class ConversationService:
         self, session: AsyncSession, tenant_id: UUID, message: MessageReceivedData, limit: int
     ) -> list[Turn]:
         """The last `limit` turns of the open conversation this message belongs to, oldest first."""
-        # Conversation first, then its turns by (conversation_id, seq): a plan that stays an
-        # index walk whatever the table statistics say.
+        # Contact, then its open conversation, then that conversation's turns: each step an
+        # equality lookup on a unique index, a plan that holds whatever the table statistics say.
+        contact_id = (
+            select(Contact.id)
+            .where(Contact.tenant_id == tenant_id, Contact.address == message.from_address)
+            .scalar_subquery()
+        )
         conversation_id = (
             select(Conversation.id)
-            .join(Contact, Conversation.contact_id == Contact.id)
             .where(
-                Contact.tenant_id == tenant_id,
-                Contact.address == message.from_address,
+                Conversation.contact_id == contact_id,
                 *_open_thread(message.channel, message.to_address),
             )
-            .limit(1)
             .scalar_subquery()
         )
         statement = (

@@ -136,8 +136,9 @@ class OutboxRelay:
                     select(self.table).order_by(self.table.c.id).limit(self.batch_size)
                 )
             ).all()
+            # What this read found waiting: the whole backlog unless it filled a batch.
+            telemetry.OUTBOX_BACKLOG.labels(self.schema).set(len(rows))
             if not rows:
-                telemetry.OUTBOX_BACKLOG.labels(self.schema).set(0)
                 return 0
             sends = [
                 await self.producer.send(
@@ -154,11 +155,6 @@ class OutboxRelay:
             await session.execute(delete(self.table).where(self.table.c.id.in_(published)))
         telemetry.OUTBOX_PUBLISHED.labels(self.schema).inc(len(rows))
         return len(rows)
-
-    async def backlog(self) -> int:
-        async with self.db.transaction() as session:
-            count = await session.scalar(select(func.count()).select_from(self.table))
-        return int(count or 0)
 
 
 def decode_headers(raw: list[tuple[str, bytes]] | None) -> dict[str, str]:

@@ -42,7 +42,11 @@ CONSUMER_LAG = Gauge(
     "kafka_consumer_lag_records", "Records not yet processed.", ["consumer", "topic", "partition"]
 )
 OUTBOX_PUBLISHED = Counter("outbox_published_events", "Outbox events relayed to Kafka.", ["schema"])
-OUTBOX_BACKLOG = Gauge("outbox_backlog_events", "Outbox events waiting to be relayed.", ["schema"])
+OUTBOX_BACKLOG = Gauge(
+    "outbox_backlog_events",
+    "Outbox events the relay last found waiting (capped at its batch size).",
+    ["schema"],
+)
 
 
 # Tracing --------------------------------------------------------------------------------------

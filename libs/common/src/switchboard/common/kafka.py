@@ -97,6 +97,7 @@ class Delivery:
 
 
 Handler = Callable[[Any, Delivery], Awaitable[None]]
+BatchHandler = Callable[[list[AnyEvent], AsyncSession], Awaitable[None]]
 
 
 @dataclass
@@ -115,6 +116,8 @@ class EventConsumer:
     batch_transactions: bool = True
     """Apply a partition's batch in one transaction; off for handlers with slow or outside work."""
     handlers: dict[str, Handler] = field(default_factory=dict)
+    batch_handler: BatchHandler | None = None
+    batch_types: frozenset[str] = frozenset()
     _positions: dict[TopicPartition, int] = field(default_factory=dict)
 
     def on(self, event_type: type[E], handler: Callable[[E, Delivery], Awaitable[None]]) -> None:
@@ -124,6 +127,15 @@ class EventConsumer:
         must only change the database through `delivery.transaction()`.
         """
         self.handlers[event_type.model_fields["type"].default] = handler
+
+    def on_batch(self, handler: BatchHandler, *event_types: type[Event]) -> None:
+        """Give events of `event_types` to `handler` a batch at a time, in one transaction.
+
+        For consumers whose effects add up (counters): the handler merges a whole batch into
+        one write. It sees only events not processed before, and must only use the session.
+        """
+        self.batch_handler = handler
+        self.batch_types = frozenset(t.model_fields["type"].default for t in event_types)
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -175,20 +187,26 @@ class EventConsumer:
         """One transaction and one inbox statement for a partition's whole batch."""
         started = time.perf_counter()
         events = [(r, parse_event(r.value)) for r in records if r.value is not None]
-        wanted = [(r, e) for r, e in events if e.type in self.handlers]
+        wanted = [(r, e) for r, e in events if self._wants(e)]
         outcomes: list[tuple[str, str]] = []
         async with self.db.transaction() as session:
             fresh = await self.inbox.claim_many(session, self.name, [e.event_id for _, e in wanted])
+            applied: list[AnyEvent] = []
             for record, event in wanted:
                 if event.event_id not in fresh:
                     outcomes.append((record.topic, "duplicate"))
                     continue
                 fresh.discard(event.event_id)  # the same event twice in one batch counts once
+                outcomes.append((record.topic, "processed"))
+                if event.type in self.batch_types:
+                    applied.append(event)
+                    continue
                 delivery = Delivery(self.db, self.inbox, self.name, event, record.topic, session)
                 with self._span(record, event):
                     await self.handlers[event.type](event, delivery)
-                outcomes.append((record.topic, "processed"))
-        outcomes += [(r.topic, "skipped") for r, e in events if e.type not in self.handlers]
+            if self.batch_handler is not None and applied:
+                await self.batch_handler(applied, session)
+        outcomes += [(r.topic, "skipped") for r, e in events if not self._wants(e)]
         elapsed = (time.perf_counter() - started) / max(1, len(records))
         for topic, outcome in outcomes:
             telemetry.CONSUMER_MESSAGES.labels(self.name, topic, outcome).inc()
@@ -206,7 +224,7 @@ class EventConsumer:
             await self._dead_letter(record, f"unparseable: {exc}")
             outcome = "dead_lettered"
         else:
-            handler = self.handlers.get(event.type)
+            handler = self._handler_for(event)
             outcome = "skipped" if handler is None else await self._handle(record, event, handler)
         telemetry.CONSUMER_MESSAGES.labels(self.name, record.topic, outcome).inc()
         telemetry.CONSUMER_DURATION.labels(self.name, record.topic).observe(
@@ -248,6 +266,20 @@ class EventConsumer:
                     await asyncio.sleep(self.retry_delay * 2 ** (attempt - 1))
                 finally:
                     structlog.contextvars.unbind_contextvars("tenant_id")
+
+    def _wants(self, event: AnyEvent) -> bool:
+        return event.type in self.batch_types or event.type in self.handlers
+
+    def _handler_for(self, event: AnyEvent) -> Handler | None:
+        batch_handler = self.batch_handler
+        if batch_handler is None or event.type not in self.batch_types:
+            return self.handlers.get(event.type)
+
+        async def one(single: AnyEvent, delivery: Delivery) -> None:
+            async with delivery.transaction() as session:
+                await batch_handler([single], session)
+
+        return one
 
     @contextmanager
     def _span(self, record: ConsumerRecord, event: AnyEvent) -> Iterator[None]:

@@ -17,7 +17,7 @@ from switchboard.contracts import (
     Topic,
     UsageRecorded,
 )
-from switchboard.metrics.analytics.tasks import count, count_new_contact
+from switchboard.metrics.analytics.tasks import count_batch
 from switchboard.metrics.config import MetricsSettings
 from switchboard.metrics.models import inbox
 
@@ -33,13 +33,17 @@ def rollup_consumer(
         db=db,
         inbox=Inbox(inbox),
         producer=producer,
-        # Every event adds to the same few per-tenant, per-hour rows: long batch transactions
-        # from concurrent partitions would queue on (and deadlock over) those row locks.
-        batch_transactions=False,
     )
-    for counted in (MessageReceived, MessageStatusChanged, ConsentOptedOut, UsageRecorded):
-        consumer.on(counted, count)
-    consumer.on(ContactUpserted, count_new_contact)
+    # A batch's increments are merged and written once, rows in key order: every event adds to
+    # the same few per-tenant, per-hour rows, which per-event writes would queue on.
+    consumer.on_batch(
+        count_batch,
+        MessageReceived,
+        MessageStatusChanged,
+        ConsentOptedOut,
+        UsageRecorded,
+        ContactUpserted,
+    )
     return consumer
 
 

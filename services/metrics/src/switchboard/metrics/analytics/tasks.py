@@ -1,25 +1,22 @@
-"""Event handlers that count: every topic in, hourly counters out."""
+"""What the metrics consumer does with a batch: every topic in, hourly counters out."""
 
 from __future__ import annotations
 
-from switchboard.common.kafka import Delivery
-from switchboard.contracts import ContactUpserted, Event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from switchboard.contracts import AnyEvent, ContactUpserted
 from switchboard.metrics.analytics.counting import NO_DIMENSION, Increment, increments_for
 from switchboard.metrics.analytics.service import known_contacts, rollups
 
 
-async def count(event: Event, delivery: Delivery) -> None:
-    """Add what the event counts, in the transaction that claims it in the inbox."""
-    increments = increments_for(event)
-    # Most statuses count nothing: skip them without touching the database.
-    if not increments:
-        return
-    async with delivery.transaction() as session:
-        await rollups.add(session, increments)
-
-
-async def count_new_contact(event: ContactUpserted, delivery: Delivery) -> None:
-    """A contact counts as new the first time it is upserted, not on later profile changes."""
-    async with delivery.transaction() as session:
-        if await known_contacts.first_seen(session, event.tenant_id, event.data.contact_id):
-            await rollups.add(session, [Increment.of(event, "contacts_new", NO_DIMENSION)])
+async def count_batch(events: list[AnyEvent], session: AsyncSession) -> None:
+    """Add what a batch of new events counts, in the transaction that claims them."""
+    increments: list[Increment] = []
+    for event in events:
+        if isinstance(event, ContactUpserted):
+            # New the first time it is upserted, not on later profile changes.
+            if await known_contacts.first_seen(session, event.tenant_id, event.data.contact_id):
+                increments.append(Increment.of(event, "contacts_new", NO_DIMENSION))
+        else:
+            increments += increments_for(event)
+    await rollups.add(session, increments)

@@ -28,6 +28,7 @@ from switchboard.gateway.numbers.service import SenderAccount, SenderDirectory
 log = structlog.get_logger(__name__)
 
 INBOUND_PATH = "/v1/webhooks/twilio/messages"
+_WANTED = frozenset({b"x-twilio-signature", b"traceparent", b"tracestate"})
 MAX_BODY = 256 * 1024  # Twilio's own limit on a message with its media URLs is far lower
 
 
@@ -39,7 +40,9 @@ class TwilioInboundLane:
         if scope["type"] != "http" or scope["path"] != INBOUND_PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED
+        }
         if "traceparent" in headers:
             carried = {k: headers[k] for k in ("traceparent", "tracestate") if k in headers}
             with telemetry.continued_trace(carried):

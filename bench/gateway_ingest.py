@@ -62,6 +62,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=64, help="concurrent connections")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="pin the server to CPU 0 and wrk to CPU 1 (taskset), so they never share a core",
+    )
+    parser.add_argument(
         "--repeat", type=int, default=1, help="runs per target; the median by req/s is compared"
     )
     parser.add_argument("--requests", type=int, default=200_000, help="unique signed webhooks")
@@ -153,6 +158,7 @@ def run_wrk(
     wrk: str, url: str, requests_file: Path, start: int, seconds: int, args: argparse.Namespace
 ) -> WrkRun:
     command = [
+        *(["taskset", "-c", "1"] if args.pin else []),
         wrk,
         f"-t{args.threads}",
         f"-c{args.connections}",
@@ -205,12 +211,18 @@ class Bench:
             }
         )
         env.update(item.split("=", 1) for item in self.args.gateway_env)
-        command = [sys.executable, "-m", "switchboard.gateway", "http"]
+        command = [*self._pinned(), sys.executable, "-m", "switchboard.gateway", "http"]
         return Server(f"gateway-http-w{workers}", command, env, self.gateway_url)
 
     def bare(self, workers: int) -> Server:
         port = free_port()
-        command = [sys.executable, str(BENCH_DIR / "bare_app.py"), str(port), str(workers)]
+        command = [
+            *self._pinned(),
+            sys.executable,
+            str(BENCH_DIR / "bare_app.py"),
+            str(port),
+            str(workers),
+        ]
         return Server(f"bare-w{workers}", command, dict(os.environ), f"http://127.0.0.1:{port}")
 
     def prepare_requests(self) -> Path:
@@ -275,6 +287,9 @@ class Bench:
         if postmaster is not None:
             roots["postgres"] = postmaster
         return roots
+
+    def _pinned(self) -> list[str]:
+        return ["taskset", "-c", "0"] if self.args.pin else []
 
     def _profiler(self, kind: str, workers: int, pid: int) -> subprocess.Popen[bytes] | None:
         """py-spy sampling the server (all its workers) for the measured run, if asked."""

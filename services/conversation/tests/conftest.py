@@ -180,7 +180,7 @@ def publish(producer: AIOKafkaProducer) -> Publish:
         elif isinstance(event, MessageStatusChanged):
             key = contact_key(event.tenant_id, event.data.to_address)
         else:
-            raise NotImplementedError(event.type)
+            raise TypeError(f"this helper has no partition key rule for {event.type}")
         await producer.send_and_wait(
             topic_of(event).value, value=event.model_dump_json().encode(), key=key
         )

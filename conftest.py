@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from uuid import UUID
 
 import httpx
@@ -14,20 +13,15 @@ from switchboard.common.db import Database
 from switchboard.common.kafka import create_producer
 from switchboard.common.outbox import OutboxRelay
 from switchboard.common.settings import PlatformSettings
+from switchboard.contracts import AnyEvent, partition_key, topic_of
+from switchboard.devstack.testkit import NewTenant, Publish, TenantKey
 from switchboard.gateway.app import create_app as create_gateway_app
 from switchboard.gateway.models import outbox as gateway_outbox
 
 pytest_plugins = ["switchboard.devstack.testing"]
 
 
-@dataclass(frozen=True)
-class TenantHandle:
-    id: UUID
-    api_key: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"}
+TenantHandle = TenantKey
 
 
 @pytest.fixture(scope="session")
@@ -49,14 +43,35 @@ async def gateway(platform_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClie
     await db.dispose()
 
 
+@pytest.fixture(scope="session")
+def new_tenant(gateway: httpx.AsyncClient, admin_key: str) -> NewTenant:
+    """Makes fresh tenants through the gateway (tests isolate themselves by tenant)."""
+
+    async def make() -> TenantHandle:
+        admin = {"Authorization": f"Bearer {admin_key}"}
+        response = await gateway.post("/v1/tenants", json={"name": "Test tenant"}, headers=admin)
+        assert response.status_code == 201, response.text
+        body = response.json()
+        return TenantHandle(id=UUID(body["id"]), api_key=body["api_key"]["api_key"])
+
+    return make
+
+
 @pytest.fixture
-async def tenant(gateway: httpx.AsyncClient, admin_key: str) -> TenantHandle:
-    """A fresh tenant (tests isolate themselves by tenant) and its first API key."""
-    response = await gateway.post(
-        "/v1/tenants",
-        json={"name": "Test tenant"},
-        headers={"Authorization": f"Bearer {admin_key}"},
-    )
-    assert response.status_code == 201, response.text
-    body = response.json()
-    return TenantHandle(id=UUID(body["id"]), api_key=body["api_key"]["api_key"])
+async def tenant(new_tenant: NewTenant) -> TenantHandle:
+    """A fresh tenant and its first API key."""
+    return await new_tenant()
+
+
+@pytest.fixture(scope="session")
+async def publish(platform_env: dict[str, str]) -> AsyncIterator[Publish]:
+    """Publish an event to its topic with the key its producer would use."""
+    producer = create_producer(PlatformSettings().kafka_bootstrap_servers, client_id="test-events")
+    await producer.start()
+
+    async def send(event: AnyEvent) -> None:
+        value = event.model_dump_json().encode()
+        await producer.send_and_wait(topic_of(event).value, value=value, key=partition_key(event))
+
+    yield send
+    await producer.stop()

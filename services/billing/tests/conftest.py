@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from uuid import UUID
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -15,11 +14,9 @@ from switchboard.billing.worker import usage_consumer
 from switchboard.common.db import Database
 from switchboard.common.kafka import create_producer
 from switchboard.common.settings import PlatformSettings
-from switchboard.contracts import AnyEvent, MessageStatusChanged, contact_key, tenant_key, topic_of
+from switchboard.devstack.testkit import NewTenant, TenantKey
 
-from .helpers import Tenant, TenantKey, wait_until_key_accepted
-
-Publish = Callable[[AnyEvent], Awaitable[None]]
+from .helpers import Tenant, wait_until_key_accepted
 
 
 @pytest.fixture(scope="session")
@@ -40,26 +37,6 @@ async def customer(billing: httpx.AsyncClient, tenant: Tenant) -> Tenant:
 
 
 @pytest.fixture(scope="session")
-async def publish(platform_env: dict[str, str]) -> AsyncIterator[Publish]:
-    """Publish an event to its topic with the key its producer would use."""
-    producer = create_producer(PlatformSettings().kafka_bootstrap_servers, client_id="test-events")
-    await producer.start()
-
-    async def send(event: AnyEvent) -> None:
-        key = (
-            contact_key(event.tenant_id, event.data.to_address)
-            if isinstance(event, MessageStatusChanged)
-            else tenant_key(event.tenant_id)
-        )
-        await producer.send_and_wait(
-            topic_of(event).value, value=event.model_dump_json().encode(), key=key
-        )
-
-    yield send
-    await producer.stop()
-
-
-@pytest.fixture(scope="session")
 async def billing_worker(platform_env: dict[str, str]) -> AsyncIterator[None]:
     """The worker's `billing` consumer group, running as a task for the whole session."""
     platform = PlatformSettings()
@@ -75,17 +52,8 @@ async def billing_worker(platform_env: dict[str, str]) -> AsyncIterator[None]:
 
 
 @pytest.fixture
-async def other_customer(
-    billing: httpx.AsyncClient, gateway: httpx.AsyncClient, admin_key: str
-) -> Tenant:
+async def other_customer(billing: httpx.AsyncClient, new_tenant: NewTenant) -> TenantKey:
     """A second fresh tenant, for isolation checks."""
-    response = await gateway.post(
-        "/v1/tenants",
-        json={"name": "Other tenant"},
-        headers={"Authorization": f"Bearer {admin_key}"},
-    )
-    assert response.status_code == 201, response.text
-    body = response.json()
-    tenant = TenantKey(id=UUID(body["id"]), api_key=body["api_key"]["api_key"])
+    tenant = await new_tenant()
     await wait_until_key_accepted(billing, tenant.headers)
     return tenant

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -20,6 +16,7 @@ from switchboard.contracts import (
     UsageRecorded,
     UsageRecordedData,
 )
+from switchboard.devstack.testkit import wait_for_key
 
 
 class Tenant(Protocol):
@@ -32,31 +29,9 @@ class Tenant(Protocol):
     def headers(self) -> dict[str, str]: ...
 
 
-@dataclass(frozen=True)
-class TenantKey:
-    id: UUID
-    api_key: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"}
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15.0) -> None:
-    """Wait until `check` passes; fail the test when the deadline passes first."""
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        await asyncio.sleep(0.05)
-
-
-async def wait_until_key_accepted(billing: httpx.AsyncClient, headers: dict[str, str]) -> None:
+async def wait_until_key_accepted(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
     """Keys reach billing through the `tenants` topic: wait for this one to arrive."""
-
-    async def accepted() -> bool:
-        return (await billing.get("/v1/usage", headers=headers)).status_code != 401
-
-    await eventually(accepted)
+    await wait_for_key(client, "/v1/usage", headers)
 
 
 def llm_usage(

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from uuid import UUID
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -12,13 +11,11 @@ import pytest
 from switchboard.common.db import Database
 from switchboard.common.kafka import create_producer
 from switchboard.common.settings import PlatformSettings
-from switchboard.contracts import AnyEvent, topic_of
+from switchboard.devstack.testkit import NewTenant, TenantKey
 from switchboard.metrics.app import create_app
 from switchboard.metrics.worker import rollup_consumer
 
-from .helpers import Tenant, TenantKey, key_of, wait_until_key_accepted
-
-Publish = Callable[[AnyEvent], Awaitable[None]]
+from .helpers import Tenant, wait_until_key_accepted
 
 
 @pytest.fixture(scope="session")
@@ -39,34 +36,11 @@ async def customer(metrics: httpx.AsyncClient, tenant: Tenant) -> Tenant:
 
 
 @pytest.fixture
-async def other_customer(
-    metrics: httpx.AsyncClient, gateway: httpx.AsyncClient, admin_key: str
-) -> Tenant:
+async def other_customer(metrics: httpx.AsyncClient, new_tenant: NewTenant) -> TenantKey:
     """A second fresh tenant, for isolation checks."""
-    response = await gateway.post(
-        "/v1/tenants",
-        json={"name": "Other tenant"},
-        headers={"Authorization": f"Bearer {admin_key}"},
-    )
-    assert response.status_code == 201, response.text
-    body = response.json()
-    tenant = TenantKey(id=UUID(body["id"]), api_key=body["api_key"]["api_key"])
+    tenant = await new_tenant()
     await wait_until_key_accepted(metrics, tenant.headers)
     return tenant
-
-
-@pytest.fixture(scope="session")
-async def publish(platform_env: dict[str, str]) -> AsyncIterator[Publish]:
-    """Publish an event to its topic with the key its producer would use."""
-    producer = create_producer(PlatformSettings().kafka_bootstrap_servers, client_id="test-events")
-    await producer.start()
-
-    async def send(event: AnyEvent) -> None:
-        value = event.model_dump_json().encode()
-        await producer.send_and_wait(topic_of(event).value, value=value, key=key_of(event))
-
-    yield send
-    await producer.stop()
 
 
 @pytest.fixture(scope="session")

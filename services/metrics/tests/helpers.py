@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -14,7 +13,6 @@ from uuid import UUID, uuid4
 import httpx
 
 from switchboard.contracts import (
-    AnyEvent,
     Channel,
     ConsentData,
     ConsentOptedOut,
@@ -29,10 +27,9 @@ from switchboard.contracts import (
     UsageKind,
     UsageRecorded,
     UsageRecordedData,
-    contact_key,
-    tenant_key,
     utcnow,
 )
+from switchboard.devstack.testkit import wait_for_key
 
 CONTACT = "+15550002222"
 SENDER = "+15550009999"
@@ -48,24 +45,6 @@ class Tenant(Protocol):
     def headers(self) -> dict[str, str]: ...
 
 
-@dataclass(frozen=True)
-class TenantKey:
-    id: UUID
-    api_key: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"}
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15.0) -> None:
-    """Wait until `check` passes; fail the test when the deadline passes first."""
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        await asyncio.sleep(0.05)
-
-
 async def settles(
     fetch: Callable[[], Awaitable[Any]], expected: Any, *, within: float = 15.0
 ) -> None:
@@ -78,26 +57,9 @@ async def settles(
     assert await fetch() == expected
 
 
-async def wait_until_key_accepted(metrics: httpx.AsyncClient, headers: dict[str, str]) -> None:
+async def wait_until_key_accepted(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
     """Keys reach metrics through the `tenants` topic: wait for this one to arrive."""
-
-    async def accepted() -> bool:
-        response = await metrics.get("/v1/analytics/summary", headers=headers)
-        return response.status_code != 401
-
-    await eventually(accepted)
-
-
-def key_of(event: AnyEvent) -> bytes:
-    """The partition key the event's producer uses (a contact's events stay in order)."""
-    match event:
-        case MessageReceived(data=data):
-            return contact_key(event.tenant_id, data.from_address)
-        case MessageStatusChanged(data=data):
-            return contact_key(event.tenant_id, data.to_address)
-        case ConsentOptedOut(data=data) | ContactUpserted(data=data):
-            return contact_key(event.tenant_id, data.address)
-    return tenant_key(event.tenant_id)
+    await wait_for_key(client, "/v1/analytics/summary", headers)
 
 
 def _envelope(occurred_at: datetime | None) -> dict[str, Any]:

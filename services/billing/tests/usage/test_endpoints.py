@@ -5,7 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from ..helpers import Tenant, TenantKey, wait_until_key_accepted
+from switchboard.devstack.testkit import TenantKey
+
+from ..helpers import Tenant, wait_until_key_accepted
 
 
 class TestAuthentication:

@@ -8,8 +8,9 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from ..conftest import Publish
-from ..helpers import Tenant, eventually, ledger_of, llm_usage, sms_status, usage_of
+from switchboard.devstack.testkit import Publish, eventually
+
+from ..helpers import Tenant, ledger_of, llm_usage, sms_status, usage_of
 
 pytestmark = pytest.mark.usefixtures("billing_worker")
 

@@ -9,13 +9,12 @@ import httpx
 import pytest
 
 from switchboard.contracts import utcnow
+from switchboard.devstack.testkit import Publish, eventually
 from switchboard.metrics.analytics.counting import hour_of
 
-from ..conftest import Publish
 from ..helpers import (
     Tenant,
     contact,
-    eventually,
     hourly_of,
     opted_out,
     received,

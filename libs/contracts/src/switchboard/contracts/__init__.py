@@ -42,6 +42,7 @@ from switchboard.contracts.registry import (
     AnyEvent,
     UnknownEventError,
     parse_event,
+    partition_key,
     topic_of,
 )
 from switchboard.contracts.topics import Topic, contact_key, tenant_key
@@ -90,6 +91,7 @@ __all__ = [
     "is_forward",
     "new_event_id",
     "parse_event",
+    "partition_key",
     "tenant_key",
     "topic_of",
     "utcnow",

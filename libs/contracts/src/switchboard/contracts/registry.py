@@ -21,7 +21,7 @@ from switchboard.contracts.events import (
     TenantUpserted,
     UsageRecorded,
 )
-from switchboard.contracts.topics import Topic
+from switchboard.contracts.topics import Topic, contact_key, tenant_key
 
 AnyEvent = Annotated[
     MessageReceived
@@ -65,6 +65,22 @@ def parse_event(raw: bytes | str) -> AnyEvent:
         return _adapter.validate_json(raw)
     except ValueError as exc:
         raise UnknownEventError(str(exc)) from exc
+
+
+def partition_key(event: AnyEvent) -> bytes:
+    """The key an event is published with: a contact's events share a partition, in order."""
+    match event:
+        case MessageReceived(data=data):
+            return contact_key(event.tenant_id, data.from_address)
+        case MessageRequested(data=data) | MessageStatusChanged(data=data):
+            return contact_key(event.tenant_id, data.to_address)
+        case ConsentOptedOut(data=data) | ConsentOptedIn(data=data) | ContactUpserted(data=data):
+            return contact_key(event.tenant_id, data.address)
+        case ApiKeyChanged(data=data):
+            return f"apikey:{data.key_id}".encode()
+        case TenantUpserted():
+            return f"tenant:{event.tenant_id}".encode()
+    return tenant_key(event.tenant_id)
 
 
 def topic_of(event: AnyEvent) -> Topic:

@@ -1,0 +1,46 @@
+"""Small helpers for tests of every service (importable; the fixtures live in `testing`)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from uuid import UUID
+
+import httpx
+
+from switchboard.contracts import AnyEvent
+
+
+@dataclass(frozen=True)
+class TenantKey:
+    """A tenant made in a test, and the headers that carry its API key."""
+
+    id: UUID
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+NewTenant = Callable[[], Awaitable[TenantKey]]
+Publish = Callable[[AnyEvent], Awaitable[None]]
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15.0) -> None:
+    """Wait until `check` passes; fail the test when the deadline passes first."""
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, "condition not met before the deadline"
+        await asyncio.sleep(0.05)
+
+
+async def wait_for_key(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> None:
+    """Keys reach a service through the `tenants` topic: wait until `path` stops saying 401."""
+
+    async def accepted() -> bool:
+        return (await client.get(path, headers=headers)).status_code != 401
+
+    await eventually(accepted)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
@@ -18,6 +17,7 @@ from switchboard.campaigns.worker import contacts_consumer
 from switchboard.common.db import Database
 from switchboard.common.kafka import create_producer
 from switchboard.common.settings import PlatformSettings
+from switchboard.devstack.testkit import TenantKey
 
 
 class Tenant(Protocol):
@@ -27,18 +27,6 @@ class Tenant(Protocol):
 
     @property
     def headers(self) -> dict[str, str]: ...
-
-
-@dataclass(frozen=True)
-class TenantRef:
-    """A tenant made here, shaped like the root `tenant` fixture's."""
-
-    id: UUID
-    api_key: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"}
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +49,7 @@ async def customer(campaigns: httpx.AsyncClient, tenant: Tenant) -> Tenant:
 @pytest.fixture
 async def stranger(
     campaigns: httpx.AsyncClient, gateway: httpx.AsyncClient, admin_key: str
-) -> TenantRef:
+) -> TenantKey:
     """A second fresh tenant, to show that one tenant never sees another's data."""
     return await _new_tenant(campaigns, gateway, admin_key, "Stranger")
 
@@ -69,20 +57,20 @@ async def stranger(
 @pytest.fixture(scope="module")
 async def onlooker(
     campaigns: httpx.AsyncClient, gateway: httpx.AsyncClient, admin_key: str
-) -> TenantRef:
+) -> TenantKey:
     """One tenant shared by a module's tests that store nothing (saves a key's propagation)."""
     return await _new_tenant(campaigns, gateway, admin_key, "Onlooker")
 
 
 async def _new_tenant(
     campaigns: httpx.AsyncClient, gateway: httpx.AsyncClient, admin_key: str, name: str
-) -> TenantRef:
+) -> TenantKey:
     response = await gateway.post(
         "/v1/tenants", json={"name": name}, headers={"Authorization": f"Bearer {admin_key}"}
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    tenant = TenantRef(id=UUID(body["id"]), api_key=body["api_key"]["api_key"])
+    tenant = TenantKey(id=UUID(body["id"]), api_key=body["api_key"]["api_key"])
     await wait_until_key_accepted(campaigns, tenant.headers)
     return tenant
 

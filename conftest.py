@@ -14,7 +14,7 @@ from switchboard.common.kafka import create_producer
 from switchboard.common.outbox import OutboxRelay
 from switchboard.common.settings import PlatformSettings
 from switchboard.contracts import AnyEvent, partition_key, topic_of
-from switchboard.devstack.testkit import NewTenant, Publish, TenantKey
+from switchboard.devstack.testkit import NewTenant, Publish, TenantKey, in_process
 from switchboard.gateway.app import create_app as create_gateway_app
 from switchboard.gateway.models import outbox as gateway_outbox
 
@@ -33,10 +33,8 @@ async def gateway(platform_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClie
     producer = create_producer(platform.kafka_bootstrap_servers, client_id="test-gateway-relay")
     await producer.start()
     relay = asyncio.create_task(OutboxRelay(db, producer, gateway_outbox, idle_wait=0.2).run())
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield client
+    async with in_process(app, "gateway") as client:
+        yield client
     relay.cancel()
     await asyncio.gather(relay, return_exceptions=True)
     await producer.stop()

@@ -14,7 +14,7 @@ from switchboard.billing.worker import usage_consumer
 from switchboard.common.db import Database
 from switchboard.common.kafka import create_producer
 from switchboard.common.settings import PlatformSettings
-from switchboard.devstack.testkit import NewTenant, TenantKey
+from switchboard.devstack.testkit import NewTenant, TenantKey, in_process
 
 from .helpers import Tenant, wait_until_key_accepted
 
@@ -23,10 +23,8 @@ from .helpers import Tenant, wait_until_key_accepted
 async def billing(platform_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     """Billing's HTTP API, its tenants replica following the broker."""
     app = create_app()
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://billing") as client:
-            yield client
+    async with in_process(app, "billing") as client:
+        yield client
 
 
 @pytest.fixture

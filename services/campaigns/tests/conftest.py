@@ -17,7 +17,7 @@ from switchboard.campaigns.worker import contacts_consumer
 from switchboard.common.db import Database
 from switchboard.common.kafka import create_producer
 from switchboard.common.settings import PlatformSettings
-from switchboard.devstack.testkit import TenantKey
+from switchboard.devstack.testkit import TenantKey, in_process
 
 
 class Tenant(Protocol):
@@ -33,10 +33,8 @@ class Tenant(Protocol):
 async def campaigns(platform_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     """The campaigns HTTP app, with its tenants replica reading the real broker."""
     app = create_app()
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://campaigns") as client:
-            yield client
+    async with in_process(app, "campaigns") as client:
+        yield client
 
 
 @pytest.fixture

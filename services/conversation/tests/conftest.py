@@ -36,6 +36,7 @@ from switchboard.contracts import (
 from switchboard.conversation.app import create_app
 from switchboard.conversation.config import ConversationSettings
 from switchboard.conversation.worker import worker_loops
+from switchboard.devstack.testkit import in_process
 
 HERE = Path(__file__).parent
 DEADLINE = 15.0
@@ -97,10 +98,8 @@ def poll() -> Callable[..., Awaitable[Any]]:
 async def conversation_api(platform_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     """The conversation HTTP app in this process, its tenants replica following the broker."""
     app = create_app()
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://conversation") as client:
-            yield client
+    async with in_process(app, "conversation") as client:
+        yield client
 
 
 class InProcessWorker:

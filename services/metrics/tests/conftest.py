@@ -11,7 +11,7 @@ import pytest
 from switchboard.common.db import Database
 from switchboard.common.kafka import create_producer
 from switchboard.common.settings import PlatformSettings
-from switchboard.devstack.testkit import NewTenant, TenantKey
+from switchboard.devstack.testkit import NewTenant, TenantKey, in_process
 from switchboard.metrics.app import create_app
 from switchboard.metrics.worker import rollup_consumer
 
@@ -22,10 +22,8 @@ from .helpers import Tenant, wait_until_key_accepted
 async def metrics(platform_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     """Metrics' HTTP API, its tenants replica following the broker."""
     app = create_app()
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://metrics") as client:
-            yield client
+    async with in_process(app, "metrics") as client:
+        yield client
 
 
 @pytest.fixture

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from uuid import UUID
 
 import httpx
+from fastapi import FastAPI
 
 from switchboard.contracts import AnyEvent
 
@@ -44,3 +46,12 @@ async def wait_for_key(client: httpx.AsyncClient, path: str, headers: dict[str, 
         return (await client.get(path, headers=headers)).status_code != 401
 
     await eventually(accepted)
+
+
+@asynccontextmanager
+async def in_process(app: FastAPI, name: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `app` running in this process, its lifespan (and background tasks) started."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
+            yield client

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from urllib.parse import parse_qsl
 
 import httpx
+import pytest
 from twilio.request_validator import RequestValidator
+
+from switchboard.gateway.inbound import twilio
 
 ACCOUNT_SID = "AC" + "0" * 32
 PUBLIC_URL = "http://127.0.0.1:8080"
@@ -82,3 +86,37 @@ class TestTwilioInbound:
         response = await gateway.post("/v1/webhooks/twilio/messages", data={"Body": "x"})
         assert response.status_code == 400
         assert "MessageSid" in response.json()["error"]["message"]
+
+    async def test_a_body_with_form_syntax_in_it_arrives_intact(self, gateway, tenant) -> None:
+        # Given a tenant's number, and a message full of characters form encoding escapes
+        token = secrets.token_hex(16)
+        number = await register_number(gateway, tenant.headers, token)
+        text = "a+b = 100% & more?\n¿Qué tal? 👋 ~!*'();:@$,/#[]"
+        form = {"MessageSid": "SM" + secrets.token_hex(16), "From": random_number()}
+        form |= {"To": number, "Body": text}
+        path = "/v1/webhooks/twilio/messages"
+        # When Twilio posts it
+        response = await gateway.post(path, data=form, headers=signed(token, path, form))
+        # Then the signature matches and the stored body is exactly what the contact wrote
+        assert response.status_code == 200, response.text
+        messages = (await gateway.get("/v1/messages", headers=tenant.headers)).json()
+        assert [m["body"] for m in messages] == [text]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"A=1&B=2",
+        b"A=&B",
+        b"&&A=1&",
+        b"Body=a%2Bb+c%26d%3De&To=%2B15550001234",
+        b"Na%6De=x&Body=%E2%9C%93+ok",
+        b"Body=100%&X=%zz",
+        b"Body=%F0%9F%91%8B+%C2%BF",
+        b"K=v=w",
+    ],
+)
+def test_the_form_reads_as_the_standard_library_reads_it(body: bytes) -> None:
+    expected = dict(parse_qsl(body.decode(), keep_blank_values=True))
+    assert twilio.parse_form(body) == expected

@@ -52,7 +52,7 @@ def create_app(
             max_size=platform.database_pool_size,
             server_settings={"application_name": "gateway-webhooks"},
         )
-        app.state.inbound = InboundRecorder(pool)
+        app.state.inbound = InboundRecorder(pool, max_flushes=settings.inbound_commits)
         app.state.readiness = {"database": db.ping}
         try:
             yield

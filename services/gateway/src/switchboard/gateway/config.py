@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from switchboard.common.settings import ServiceSettings
@@ -23,4 +23,6 @@ class GatewaySettings(ServiceSettings):
     dispatch_concurrency: int = 64
     dispatch_max_attempts: int = 5
     sender_cache_seconds: float = 5.0
+    inbound_commits: int = Field(default=4, ge=1)
+    """Webhook receipts written at once per HTTP process; later arrivals join the next commit."""
     default_transport: Literal["sandbox", "twilio"] = "sandbox"

@@ -109,10 +109,14 @@ def _row(receipt: Receipt) -> tuple[object, ...]:
         message.from_address,
         message.to_address,
         message.body,
-        json.dumps([m.model_dump() for m in message.media]),
+        json.dumps([m.model_dump() for m in message.media]) if message.media else "[]",
         message.received_at,
         event.event_id,
         event.model_dump_json(),
         contact_key(receipt.tenant_id, message.from_address),
-        json.dumps(telemetry.current_trace_headers()),
+        _json_object(telemetry.current_trace_headers()),
     )
+
+
+def _json_object(headers: dict[str, str]) -> str:
+    return json.dumps(headers) if headers else "{}"

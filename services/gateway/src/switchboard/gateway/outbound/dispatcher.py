@@ -9,8 +9,10 @@ callback or an operator.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from uuid import UUID
 
 import structlog
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.db import Database
 from switchboard.common.notify import Wakeup
+from switchboard.contracts import DeliveryStatus
 from switchboard.gateway import metrics
 from switchboard.gateway.models import OutboundMessage
 from switchboard.gateway.numbers.service import SenderDirectory
@@ -46,6 +49,25 @@ class Claim:
     to_address: str
     body: str
     attempts: int
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a send was refused before reaching the provider (`code` is machine-readable)."""
+
+    code: str
+    reason: str
+
+
+class SendGate(Protocol):
+    """A rule every send passes just before the provider is called (consent, windows...).
+
+    Gates run in order; the first refusal wins: the message becomes `refused` with the reason,
+    its status change is published, and the provider is never called.
+    """
+
+    async def check(self, claim: Claim) -> Refusal | None: ...
 
 
 class Dispatcher:
@@ -60,6 +82,7 @@ class Dispatcher:
         max_attempts: int = 5,
         batch_size: int = 200,
         retry_delay: float = 1.0,
+        gates: Sequence[SendGate] = (),
     ) -> None:
         self.db = db
         self.transport = transport
@@ -68,6 +91,7 @@ class Dispatcher:
         self.max_attempts = max_attempts
         self.batch_size = batch_size
         self.retry_delay = retry_delay
+        self.gates = tuple(gates)
         self.wakeup = Wakeup(db.url, OUTBOUND_CHANNEL)
         self._slots = asyncio.Semaphore(concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -117,6 +141,7 @@ class Dispatcher:
                     OutboundMessage.to_address,
                     OutboundMessage.body,
                     OutboundMessage.attempts,
+                    OutboundMessage.origin,
                 )
             )
             return [Claim(**row._mapping) for row in rows]
@@ -147,6 +172,11 @@ class Dispatcher:
             self._slots.release()
 
     async def deliver(self, claim: Claim) -> None:
+        for gate in self.gates:
+            refusal = await gate.check(claim)
+            if refusal is not None:
+                await self._fail(claim, refusal.code, refusal.reason, status="refused")
+                return
         sender = await self.senders.by_id(claim.sender_number_id)
         if sender is None:
             await self._fail(claim, "no_sender", "The sender number no longer exists.")
@@ -188,19 +218,21 @@ class Dispatcher:
                 )
         metrics.OUTBOUND.labels(claim.channel, self.transport.name, "sent").inc()
 
-    async def _fail(self, claim: Claim, code: str, reason: str) -> None:
+    async def _fail(
+        self, claim: Claim, code: str, reason: str, *, status: DeliveryStatus = "failed"
+    ) -> None:
         async with self.db.transaction() as session:
             message = await session.get(OutboundMessage, claim.id, with_for_update=True)
             assert message is not None
             await status_service.transition(
                 session,
                 message,
-                "failed",
+                status,
                 source="dispatcher",
                 error_code=code,
                 error_message=reason,
             )
-        metrics.OUTBOUND.labels(claim.channel, self.transport.name, "failed").inc()
+        metrics.OUTBOUND.labels(claim.channel, self.transport.name, status).inc()
 
     async def _retry_later(self, claim: Claim, reason: str) -> None:
         if claim.attempts >= self.max_attempts:

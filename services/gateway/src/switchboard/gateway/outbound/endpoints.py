@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -10,7 +9,12 @@ from fastapi import APIRouter, Query, status
 
 from switchboard.common.http import CurrentPrincipal, DbSession
 from switchboard.contracts import MessageRequestedData, new_event_id
-from switchboard.gateway.outbound.schemas import MessageDetail, MessageRead, MessageSend
+from switchboard.gateway.outbound.schemas import (
+    MessageDetail,
+    MessageQuery,
+    MessageRead,
+    MessageSend,
+)
 from switchboard.gateway.outbound.service import outbound_service
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
@@ -40,12 +44,11 @@ async def send_message(
 async def list_messages(
     principal: CurrentPrincipal,
     session: DbSession,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before: datetime | None = None,
+    query: Annotated[MessageQuery, Query()],
 ) -> list[MessageRead]:
-    """The tenant's messages, inbound and outbound, newest first."""
+    """The tenant's messages, inbound and outbound, newest first; page with `before`."""
     principal.require("messages:read")
-    return await outbound_service.list(session, principal.tenant(), limit=limit, before=before)
+    return await outbound_service.list(session, principal.tenant(), query)
 
 
 @router.get("/{message_id}", response_model=MessageDetail)

@@ -18,6 +18,23 @@ class MessageSend(BaseModel):
     idempotency_key: str | None = Field(default=None, max_length=200)
 
 
+class MessageQuery(BaseModel):
+    """Filters of the messages list; every one is optional and they combine with AND."""
+
+    direction: Literal["inbound", "outbound"] | None = None
+    channel: Literal["sms", "whatsapp"] | None = None
+    contact: str | None = Field(
+        default=None, description="The contact's address (E.164): who a message was to or from."
+    )
+    status: str | None = Field(
+        default=None, description="Delivery status (`received` for inbound messages)."
+    )
+    origin: Literal["reply", "campaign", "operator", "system"] | None = None
+    after: datetime | None = None
+    before: datetime | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+
+
 class StatusRead(BaseModel):
     status: str
     source: str

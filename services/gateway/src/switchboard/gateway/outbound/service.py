@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +17,13 @@ from switchboard.gateway.models import (
     OutboundMessage,
     SenderNumber,
 )
-from switchboard.gateway.outbound.schemas import MessageDetail, MessageRead, StatusRead
+from switchboard.gateway.outbound.schemas import (
+    MessageDetail,
+    MessageQuery,
+    MessageRead,
+    StatusRead,
+)
+from switchboard.gateway.outbound.segments import count_segments
 
 PRIORITY = {"reply": 0, "bulk": 1}
 
@@ -40,6 +45,7 @@ class OutboundService:
             "from_address": sender.address,
             "sender_number_id": sender.id,
             "body": request.body,
+            "segments": count_segments(request.body),
             "status": "queued",
             "provider": sender.provider,
             "not_before": request.not_before,
@@ -62,23 +68,19 @@ class OutboundService:
         return (await session.scalars(existing)).one()
 
     async def list(
-        self, session: AsyncSession, tenant_id: UUID, *, limit: int, before: datetime | None
+        self, session: AsyncSession, tenant_id: UUID, query: MessageQuery
     ) -> list[MessageRead]:
-        """Inbound and outbound messages of one tenant, newest first."""
-        outbound = select(OutboundMessage).where(OutboundMessage.tenant_id == tenant_id)
-        inbound = select(InboundMessage).where(InboundMessage.tenant_id == tenant_id)
-        if before is not None:
-            outbound = outbound.where(OutboundMessage.created_at < before)
-            inbound = inbound.where(InboundMessage.received_at < before)
-        sent = await session.scalars(
-            outbound.order_by(OutboundMessage.created_at.desc()).limit(limit)
-        )
-        received = await session.scalars(
-            inbound.order_by(InboundMessage.received_at.desc()).limit(limit)
-        )
-        merged = [_outbound_read(m) for m in sent] + [_inbound_read(m) for m in received]
+        """One tenant's messages, inbound and outbound, newest first, filtered by `query`."""
+        merged: list[MessageRead] = []
+        if query.direction in (None, "outbound") and query.status != "received":
+            merged += [
+                _outbound_read(m) for m in await session.scalars(_outbound(tenant_id, query))
+            ]
+        inbound_wanted = query.direction in (None, "inbound") and query.status in (None, "received")
+        if inbound_wanted and query.origin is None:  # inbound messages have no origin
+            merged += [_inbound_read(m) for m in await session.scalars(_inbound(tenant_id, query))]
         merged.sort(key=lambda m: m.created_at, reverse=True)
-        return merged[:limit]
+        return merged[: query.limit]
 
     async def get(self, session: AsyncSession, tenant_id: UUID, message_id: UUID) -> MessageDetail:
         """One message with its full status history; another tenant's message is a 404."""
@@ -113,6 +115,36 @@ class OutboundService:
                 + (f" {from_address}." if from_address else ".")
             )
         return sender
+
+
+def _outbound(tenant_id: UUID, query: MessageQuery) -> Select[OutboundMessage]:
+    statement = select(OutboundMessage).where(OutboundMessage.tenant_id == tenant_id)
+    if query.channel is not None:
+        statement = statement.where(OutboundMessage.channel == query.channel)
+    if query.contact is not None:
+        statement = statement.where(OutboundMessage.to_address == to_e164(query.contact))
+    if query.status is not None:
+        statement = statement.where(OutboundMessage.status == query.status)
+    if query.origin is not None:
+        statement = statement.where(OutboundMessage.origin == query.origin)
+    if query.after is not None:
+        statement = statement.where(OutboundMessage.created_at > query.after)
+    if query.before is not None:
+        statement = statement.where(OutboundMessage.created_at < query.before)
+    return statement.order_by(OutboundMessage.created_at.desc()).limit(query.limit)
+
+
+def _inbound(tenant_id: UUID, query: MessageQuery) -> Select[InboundMessage]:
+    statement = select(InboundMessage).where(InboundMessage.tenant_id == tenant_id)
+    if query.channel is not None:
+        statement = statement.where(InboundMessage.channel == query.channel)
+    if query.contact is not None:
+        statement = statement.where(InboundMessage.from_address == to_e164(query.contact))
+    if query.after is not None:
+        statement = statement.where(InboundMessage.received_at > query.after)
+    if query.before is not None:
+        statement = statement.where(InboundMessage.received_at < query.before)
+    return statement.order_by(InboundMessage.received_at.desc()).limit(query.limit)
 
 
 def _outbound_read(message: OutboundMessage) -> MessageRead:

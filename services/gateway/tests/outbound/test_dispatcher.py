@@ -13,6 +13,7 @@ import pytest
 from switchboard.common.db import Database
 from switchboard.common.settings import PlatformSettings
 from switchboard.devstack.fake_twilio import INVALID_NUMBER, FakeTwilio
+from switchboard.devstack.testkit import Serve
 from switchboard.gateway.config import GatewaySettings
 from switchboard.gateway.crypto import CredentialCipher
 from switchboard.gateway.numbers.service import SenderDirectory
@@ -33,16 +34,16 @@ async def fake_twilio(gateway: httpx.AsyncClient) -> AsyncIterator[FakeTwilio]:
 
 @pytest.fixture
 async def dispatching(
-    platform_env: dict[str, str], fake_twilio: FakeTwilio
+    serve: Serve, platform_env: dict[str, str], fake_twilio: FakeTwilio
 ) -> AsyncIterator[Callable[[], Coroutine[Any, Any, None]]]:
     """Runs a dispatcher (Twilio transport → fake Twilio) while the test body runs."""
     db = Database(PlatformSettings().database_url, pool_size=4)
     settings = GatewaySettings()  # type: ignore[call-arg]  # credentials key from the environment
     cipher = CredentialCipher(settings.credentials_key.get_secret_value())
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=fake_twilio.app()))
+    transport = TwilioTransport(await serve(fake_twilio.app()))
     dispatcher = Dispatcher(
         db,
-        TwilioTransport("http://twilio.test", client=client),
+        transport,
         SenderDirectory(db, cipher, ttl=0),
         status_callback=PUBLIC_URL + STATUS_PATH,
         retry_delay=0.01,
@@ -52,7 +53,7 @@ async def dispatching(
     yield fake_twilio.drain
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-    await client.aclose()
+    await transport.close()
     await db.dispose()
 
 

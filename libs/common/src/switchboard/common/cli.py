@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+import uvloop
 
 from switchboard.common.migrations import migrate
 from switchboard.common.settings import PlatformSettings, ServiceSettings
@@ -31,7 +31,8 @@ def main(entry: ServiceEntry, argv: list[str] | None = None) -> None:
     if command == "migrate":
         migrate(entry.migrations, PlatformSettings().database_url)
     elif command == "worker":
-        asyncio.run(entry.worker())
+        gc.freeze()
+        uvloop.run(entry.worker())
     else:
         settings = entry.settings()
         # Objects alive at start-up (modules, routes, models) never die: keep them out of the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -38,6 +38,7 @@ def is_forward(current: str | None, new: str) -> bool:
 
 
 ConsentSource = Literal["keyword", "operator", "api", "carrier"]
+Keyword = Literal["opt_out", "opt_in", "help"]
 UsageKind = Literal["llm_tokens", "sms_segments", "whatsapp_conversations"]
 Scope = Literal["platform:admin", "tenant:admin", "messages:read", "messages:write"]
 
@@ -48,6 +49,19 @@ Scope = Literal["platform:admin", "tenant:admin", "messages:read", "messages:wri
 class Media(Contract):
     url: str
     content_type: str | None = None
+    provider_media_id: str | None = Field(
+        default=None, description="The provider's id of the media (WhatsApp Cloud media id)."
+    )
+    caption: str | None = None
+
+
+class InteractiveReply(Contract):
+    """A tap on a WhatsApp button or list row: the choice, as the business defined it."""
+
+    kind: Literal["button_reply", "list_reply", "button"]
+    id: str = Field(description="The id (or payload) the business gave the button or row.")
+    title: str
+    description: str | None = None
 
 
 class MessageReceivedData(Contract):
@@ -59,7 +73,13 @@ class MessageReceivedData(Contract):
     to_address: str = Field(description="The tenant's sender number, E.164.")
     body: str
     media: tuple[Media, ...] = ()
+    interactive: InteractiveReply | None = None
     received_at: datetime
+    keyword: Keyword | None = Field(
+        default=None,
+        description="A compliance keyword (STOP, START, HELP...) the gateway already answered; "
+        "nobody else replies to such a message.",
+    )
 
 
 class MessageReceived(Event):
@@ -72,6 +92,20 @@ class MessageReceived(Event):
 # messages.outbound ---------------------------------------------------------------------------
 
 
+class MessageTemplate(Contract):
+    """A pre-approved WhatsApp template: the only message allowed outside the 24-hour window."""
+
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field(min_length=2, max_length=15, description="Template language, e.g. en_US.")
+    parameters: tuple[str, ...] = Field(
+        default=(), description="Values of the body's {{1}}, {{2}}... in order."
+    )
+    components: tuple[dict[str, Any], ...] | None = Field(
+        default=None,
+        description="Graph API `components` as is (header, buttons); replaces `parameters`.",
+    )
+
+
 class MessageRequestedData(Contract):
     idempotency_key: str = Field(min_length=1, max_length=200)
     origin: Origin
@@ -82,6 +116,9 @@ class MessageRequestedData(Contract):
         default=None, description="Sender number; the gateway picks the tenant's default if absent."
     )
     body: str
+    template: MessageTemplate | None = Field(
+        default=None, description="Send this WhatsApp template instead of free-form `body`."
+    )
     not_before: datetime | None = None
     expires_at: datetime | None = None
     conversation_id: UUID | None = None

@@ -11,18 +11,21 @@ import asyncio
 import importlib.util
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.types import ASGIApp
 
 from switchboard.common.kafka import ensure_topics
 from switchboard.common.migrations import migrate
 from switchboard.devstack.infra import Broker, EmbeddedPostgres
 from switchboard.devstack.processes import SERVICES
+from switchboard.devstack.testkit import Serve, serving
 
 ADMIN_KEY = "sb_admin_test_key_" + secrets.token_hex(8)
 
@@ -103,3 +106,15 @@ def _with_database(url: str, name: str) -> str:
     from switchboard.common.db import async_url
 
     return make_url(async_url(url)).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    """Serve ASGI apps (fake providers, receivers) over real HTTP on 127.0.0.1 for one test:
+    `base_url = await serve(app)`; they stop when the test ends."""
+    async with AsyncExitStack() as stack:
+
+        async def start(app: ASGIApp) -> str:
+            return await stack.enter_async_context(serving(app))
+
+        yield start

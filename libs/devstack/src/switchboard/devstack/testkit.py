@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from switchboard.contracts import AnyEvent
+from switchboard.devstack.infra import free_port
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,28 @@ async def wait_for_key(client: httpx.AsyncClient, path: str, headers: dict[str, 
         return (await client.get(path, headers=headers)).status_code != 401
 
     await eventually(accepted)
+
+
+Serve = Callable[[ASGIApp], Awaitable[str]]
+"""The `serve` fixture: `base_url = await serve(app)`."""
+
+
+@asynccontextmanager
+async def serving(app: ASGIApp) -> AsyncIterator[str]:
+    """`app` served over real HTTP on a free 127.0.0.1 port, in this event loop; its base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 @asynccontextmanager

@@ -12,14 +12,18 @@ from switchboard.common.auth import KeyVerifier
 from switchboard.common.db import Database, asyncpg_dsn
 from switchboard.common.http import create_app as create_service_app
 from switchboard.common.settings import PlatformSettings
+from switchboard.gateway.compliance.endpoints import router as compliance
+from switchboard.gateway.compliance.inbound import ComplianceInbox
 from switchboard.gateway.config import GatewaySettings
 from switchboard.gateway.crypto import CredentialCipher
 from switchboard.gateway.inbound.endpoints import router as webhooks
 from switchboard.gateway.inbound.lane import TwilioInboundLane
 from switchboard.gateway.inbound.recorder import InboundRecorder
+from switchboard.gateway.meta.endpoints import router as meta_webhooks
 from switchboard.gateway.numbers.endpoints import router as numbers
 from switchboard.gateway.numbers.service import SenderDirectory
 from switchboard.gateway.outbound.endpoints import router as messages
+from switchboard.gateway.partners.endpoints import router as partner_webhooks
 from switchboard.gateway.sandbox.endpoints import router as sandbox
 from switchboard.gateway.tenants.endpoints import router as tenants
 from switchboard.gateway.tenants.service import DatabaseKeyStore
@@ -45,6 +49,7 @@ def create_app(
         app.state.cipher = cipher
         app.state.senders = SenderDirectory(db, cipher, ttl=settings.sender_cache_seconds)
         app.state.verifier = KeyVerifier(DatabaseKeyStore(db), admin_key)
+        app.state.compliance = ComplianceInbox(db, ttl=settings.sender_cache_seconds)
         # The webhook's hot path writes through asyncpg directly, with group commit.
         pool = await asyncpg.create_pool(
             asyncpg_dsn(platform.database_url),
@@ -66,7 +71,16 @@ def create_app(
         title="Switchboard gateway",
         description="Provider webhooks, tenants and API keys, sender numbers, messages.",
         lifespan=lifespan,
-        routers=[webhooks, tenants, numbers, messages, sandbox],
+        routers=[
+            webhooks,
+            meta_webhooks,
+            tenants,
+            numbers,
+            messages,
+            sandbox,
+            compliance,
+            partner_webhooks,
+        ],
     )
     app.add_middleware(TwilioInboundLane)
     return app

@@ -138,6 +138,7 @@ class OutboundMessage(Base):
     not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     in_reply_to: Mapped[uuid.UUID | None] = mapped_column()
+    template: Mapped[dict[str, Any] | None] = mapped_column(JSONB, doc="WhatsApp template, if any")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -68,6 +68,8 @@ class Assistant:
 
     async def answer(self, event: MessageReceived, delivery: Delivery) -> None:
         """Reply to a contact's message: context, then the model, then one transaction."""
+        if event.data.keyword is not None:
+            return  # STOP, START, HELP...: the gateway already sent the one confirmation
         history = await self._history(event)
         if history is None:
             return

@@ -38,4 +38,4 @@ async def twilio_status(request: Request) -> Response:
 
 def _verify(request: Request, sender: SenderAccount, form: dict[str, str]) -> None:
     headers = {k.lower(): v for k, v in request.headers.items()}
-    verify(request.app.state.settings.public_url, request.scope, sender, form, headers)
+    verify(request.app.state.settings, request.scope, sender, form, headers)

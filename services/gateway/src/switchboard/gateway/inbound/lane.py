@@ -21,14 +21,17 @@ from switchboard.common.http import error_body
 from switchboard.contracts import MessageReceivedData, new_event_id
 from switchboard.gateway import metrics
 from switchboard.gateway.addresses import provider_address
+from switchboard.gateway.compliance.inbound import ComplianceInbox
+from switchboard.gateway.config import GatewaySettings
 from switchboard.gateway.inbound import twilio
+from switchboard.gateway.inbound.forwarded import FORWARDED_HEADERS, public_base
 from switchboard.gateway.inbound.recorder import InboundRecorder, Receipt
 from switchboard.gateway.numbers.service import SenderAccount, SenderDirectory
 
 log = structlog.get_logger(__name__)
 
 INBOUND_PATH = "/v1/webhooks/twilio/messages"
-_WANTED = frozenset({b"x-twilio-signature", b"traceparent", b"tracestate"})
+_WANTED = frozenset({b"x-twilio-signature", b"traceparent", b"tracestate", *FORWARDED_HEADERS})
 MAX_BODY = 256 * 1024  # Twilio's own limit on a message with its media URLs is far lower
 
 
@@ -84,7 +87,7 @@ async def take(state: Any, scope: Scope, body: bytes, headers: dict[str, str]) -
     sender = await senders.by_address(channel, to_address)
     if sender is None:
         raise NotFound("No tenant owns this number.")
-    verify(state.settings.public_url, scope, sender, form, headers)
+    verify(state.settings, scope, sender, form, headers)
     message = MessageReceivedData(
         message_id=new_event_id(),
         channel=channel,
@@ -96,8 +99,13 @@ async def take(state: Any, scope: Scope, body: bytes, headers: dict[str, str]) -
         media=twilio.media_of(form),
         received_at=twilio.now(),
     )
-    recorder: InboundRecorder = state.inbound
-    taken = await recorder.record(Receipt(sender.tenant_id, sender.id, message))
+    receipt = Receipt(sender.tenant_id, sender.id, message)
+    # Keywords (STOP, HELP...) take a slower path of their own; `None` for ordinary messages.
+    compliance: ComplianceInbox = state.compliance
+    taken = await compliance.take(receipt)
+    if taken is None:
+        recorder: InboundRecorder = state.inbound
+        taken = await recorder.record(receipt)
     metrics.inbound(channel, "accepted" if taken else "duplicate").inc()
     # Debug, not info: at thousands a second the counter above is what operators read.
     log.debug(
@@ -110,14 +118,14 @@ async def take(state: Any, scope: Scope, body: bytes, headers: dict[str, str]) -
 
 
 def verify(
-    public_url: str,
+    settings: GatewaySettings,
     scope: Scope,
     sender: SenderAccount,
     form: dict[str, str],
     headers: dict[str, str],
 ) -> None:
     """Check the signature against the public URL Twilio called; counted and logged if bad."""
-    url = public_url.rstrip("/") + scope["path"]
+    url = public_base(settings, scope, headers) + scope["path"]
     if scope.get("query_string"):
         url += "?" + scope["query_string"].decode("latin-1")
     try:

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
 
 class TwilioAccount(BaseModel):
@@ -12,11 +12,34 @@ class TwilioAccount(BaseModel):
     auth_token: SecretStr = Field(min_length=8)
 
 
+class MetaAccount(BaseModel):
+    """A WhatsApp Cloud API number: its ids at Meta, a token that may send, the app's secret."""
+
+    phone_number_id: str = Field(pattern=r"^[0-9]{1,32}$")
+    waba_id: str = Field(pattern=r"^[0-9]{1,32}$", description="WhatsApp Business Account id.")
+    access_token: SecretStr = Field(min_length=8)
+    app_secret: SecretStr = Field(
+        min_length=8, description="Signs Meta's webhooks (`X-Hub-Signature-256`)."
+    )
+
+
 class NumberCreate(BaseModel):
     address: str = Field(description="The number in E.164, e.g. +15551234567.")
-    channel: Literal["sms"] = "sms"
-    provider: Literal["twilio"] = "twilio"
-    twilio: TwilioAccount
+    channel: Literal["sms", "whatsapp"] = "sms"
+    provider: Literal["twilio", "meta"] = "twilio"
+    twilio: TwilioAccount | None = None
+    meta: MetaAccount | None = None
+
+    @model_validator(mode="after")
+    def _one_account(self) -> NumberCreate:
+        account = self.meta if self.provider == "meta" else self.twilio
+        if account is None:
+            raise ValueError(f"`{self.provider}` credentials are required for this provider.")
+        if (self.meta if self.provider == "twilio" else self.twilio) is not None:
+            raise ValueError("Give the credentials of the chosen provider only.")
+        if self.provider == "meta" and self.channel != "whatsapp":
+            raise ValueError("A Meta number's channel is `whatsapp`.")
+        return self
 
 
 class NumberRead(BaseModel):
@@ -24,5 +47,5 @@ class NumberRead(BaseModel):
     address: str
     channel: str
     provider: str
-    account_sid: str
+    account_sid: str | None = Field(description="Twilio account SID, or Meta phone_number_id.")
     created_at: datetime

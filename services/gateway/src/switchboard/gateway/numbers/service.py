@@ -34,26 +34,32 @@ class SenderAccount:
     provider: str
     account_sid: str | None
     auth_token: str
+    app_secret: str | None = None
+    """Meta's app secret, which signs its webhooks (Twilio signs with the auth token)."""
 
 
 class NumberService:
     async def register(
         self, session: AsyncSession, cipher: CredentialCipher, tenant_id: UUID, body: NumberCreate
     ) -> SenderNumber:
+        account_sid, secrets = _account(body)
         number = SenderNumber(
             tenant_id=tenant_id,
             channel=body.channel,
             address=to_e164(body.address),
             provider=body.provider,
-            account_sid=body.twilio.account_sid,
-            credentials=cipher.seal({"auth_token": body.twilio.auth_token.get_secret_value()}),
+            account_sid=account_sid,
+            credentials=cipher.seal(secrets),
         )
         try:
             async with session.begin_nested():
                 session.add(number)
                 await session.flush()
         except IntegrityError as exc:
-            raise Conflict(f"{number.address} is already registered on {body.channel}.") from exc
+            raise Conflict(
+                f"{number.address} (or its provider account) is already registered "
+                f"on {body.channel}."
+            ) from exc
         await session.refresh(number)
         return number
 
@@ -64,6 +70,19 @@ class NumberService:
             .order_by(SenderNumber.created_at)
         )
         return list((await session.scalars(statement)).all())
+
+
+def _account(body: NumberCreate) -> tuple[str, dict[str, str]]:
+    """The provider account id and the secrets to seal, for the number's provider."""
+    if body.meta is not None:
+        meta = body.meta
+        return meta.phone_number_id, {
+            "access_token": meta.access_token.get_secret_value(),
+            "app_secret": meta.app_secret.get_secret_value(),
+            "waba_id": meta.waba_id,
+        }
+    assert body.twilio is not None  # the schema requires the chosen provider's account
+    return body.twilio.account_sid, {"auth_token": body.twilio.auth_token.get_secret_value()}
 
 
 class SenderDirectory:
@@ -87,6 +106,10 @@ class SenderDirectory:
     async def by_id(self, number_id: UUID) -> SenderAccount | None:
         return await self._get(("id", number_id))
 
+    async def by_provider_account(self, provider: str, account_id: str) -> SenderAccount | None:
+        """The number behind a provider's own id for it (Meta's phone_number_id)."""
+        return await self._get(("account", provider, account_id))
+
     async def _get(self, key: tuple[Any, ...]) -> SenderAccount | None:
         cached = self._cache.get(key)
         if cached is None:
@@ -106,11 +129,14 @@ class SenderDirectory:
 
     async def _fetch(self, key: tuple[Any, ...]) -> SenderAccount | None:
         kind, *values = key
-        condition = (
-            SenderNumber.id == values[0]
-            if kind == "id"
-            else and_(SenderNumber.channel == values[0], SenderNumber.address == values[1])
-        )
+        if kind == "id":
+            condition = SenderNumber.id == values[0]
+        elif kind == "account":
+            condition = and_(
+                SenderNumber.provider == values[0], SenderNumber.account_sid == values[1]
+            )
+        else:
+            condition = and_(SenderNumber.channel == values[0], SenderNumber.address == values[1])
         async with self.db.sessions() as session:
             number = await session.scalar(select(SenderNumber).where(condition))
         if number is None:  # unknown numbers are not cached: registering one works at once
@@ -127,7 +153,7 @@ class SenderDirectory:
             log.warning("senders.refresh_failed", error=repr(task.exception()))
 
     def _account(self, number: SenderNumber) -> SenderAccount:
-        token = self.cipher.open(number.credentials)["auth_token"] if number.credentials else ""
+        secrets = self.cipher.open(number.credentials) if number.credentials else {}
         return SenderAccount(
             id=number.id,
             tenant_id=number.tenant_id,
@@ -135,7 +161,9 @@ class SenderDirectory:
             address=number.address,
             provider=number.provider,
             account_sid=number.account_sid,
-            auth_token=token,
+            # Twilio's auth token, or Meta's access token: what the transport authenticates with.
+            auth_token=secrets.get("auth_token") or secrets.get("access_token", ""),
+            app_secret=secrets.get("app_secret"),
         )
 
 

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 import structlog
@@ -21,18 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.db import Database
 from switchboard.common.notify import Wakeup
-from switchboard.contracts import DeliveryStatus
+from switchboard.contracts import DeliveryStatus, MessageTemplate
 from switchboard.gateway import metrics
+from switchboard.gateway.compliance.holds import not_held
 from switchboard.gateway.models import OutboundMessage
 from switchboard.gateway.numbers.service import SenderDirectory
+from switchboard.gateway.outbound.errors import PermanentSendError, TransientSendError
+from switchboard.gateway.outbound.recording import Outcome, SentRecorder
 from switchboard.gateway.outbound.status import status_service
-from switchboard.gateway.outbound.transports import (
-    PermanentSendError,
-    SendRequest,
-    SendResult,
-    TransientSendError,
-    Transport,
-)
+from switchboard.gateway.outbound.transports import SendRequest, SendResult, Transport
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +47,7 @@ class Claim:
     body: str
     attempts: int
     origin: str
+    template: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +90,7 @@ class Dispatcher:
         self.batch_size = batch_size
         self.retry_delay = retry_delay
         self.gates = tuple(gates)
+        self.recorder = SentRecorder(db)
         self.wakeup = Wakeup(db.url, OUTBOUND_CHANNEL)
         self._slots = asyncio.Semaphore(concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -123,6 +122,7 @@ class Dispatcher:
                 .where(
                     OutboundMessage.status == "queued",
                     or_(OutboundMessage.not_before.is_(None), OutboundMessage.not_before <= now),
+                    not_held(),  # the tenant kill switch holds its messages, queued
                 )
                 .order_by(OutboundMessage.priority, OutboundMessage.created_at)
                 .limit(self.batch_size)
@@ -142,6 +142,7 @@ class Dispatcher:
                     OutboundMessage.body,
                     OutboundMessage.attempts,
                     OutboundMessage.origin,
+                    OutboundMessage.template,
                 )
             )
             return [Claim(**row._mapping) for row in rows]
@@ -192,6 +193,8 @@ class Dispatcher:
             auth_token=sender.auth_token,
             # Our id in the callback URL: Twilio may call back before we have stored its SID.
             status_callback=f"{self.status_callback}?message_id={claim.id}",
+            provider=sender.provider,
+            template=MessageTemplate.model_validate(claim.template) if claim.template else None,
         )
         try:
             result = await self.transport.send(request)
@@ -203,20 +206,22 @@ class Dispatcher:
             await self._record_sent(claim, result)
 
     async def _record_sent(self, claim: Claim, result: SendResult) -> None:
-        async with self.db.transaction() as session:
-            message = await session.get(OutboundMessage, claim.id, with_for_update=True)
-            assert message is not None
-            message.provider = self.transport.name
-            message.provider_message_id = result.provider_message_id
-            message.segments = result.segments
-            message.price = result.price
-            message.currency = result.currency
-            await status_service.transition(session, message, "sent", source="dispatcher")
-            if result.status == "delivered":
-                await status_service.transition(
-                    session, message, "delivered", source=self.transport.name
-                )
-        metrics.OUTBOUND.labels(claim.channel, self.transport.name, "sent").inc()
+        provider = result.provider or self.transport.name
+        steps: tuple[DeliveryStatus, ...] = (
+            ("sent", "delivered") if result.status == "delivered" else ("sent",)
+        )
+        await self.recorder.record(
+            Outcome(
+                message_id=claim.id,
+                provider=provider,
+                provider_message_id=result.provider_message_id,
+                segments=result.segments,
+                price=result.price,
+                currency=result.currency,
+                steps=steps,
+            )
+        )
+        metrics.OUTBOUND.labels(claim.channel, provider, "sent").inc()
 
     async def _fail(
         self, claim: Claim, code: str, reason: str, *, status: DeliveryStatus = "failed"

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, status
 
 from switchboard.common.http import CurrentPrincipal, DbSession
-from switchboard.contracts import MessageRequestedData, new_event_id
+from switchboard.contracts import MessageRequestedData, MessageTemplate, new_event_id
 from switchboard.gateway.outbound.schemas import (
     MessageDetail,
     MessageQuery,
@@ -35,6 +35,7 @@ async def send_message(
         to_address=body.to,
         from_address=body.from_,
         body=body.body,
+        template=MessageTemplate(**body.template.model_dump()) if body.template else None,
     )
     message_id = await outbound_service.enqueue(session, tenant_id, request)
     return await outbound_service.get(session, tenant_id, message_id)

@@ -2,20 +2,44 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+
+class TemplateSend(BaseModel):
+    """A WhatsApp template approved by Meta; the only message allowed outside the 24-hour window."""
+
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field(min_length=2, max_length=15, description="e.g. `en_US`.")
+    parameters: list[str] = Field(
+        default=[], max_length=100, description="The body's {{1}}, {{2}}... in order."
+    )
+    components: list[dict[str, Any]] | None = Field(
+        default=None, description="Graph API `components` as is (header, buttons)."
+    )
 
 
 class MessageSend(BaseModel):
     to: str = Field(description="Recipient in E.164.")
-    body: str = Field(min_length=1, max_length=1600)
+    body: str = Field(default="", max_length=4096)
     from_: str | None = Field(
         default=None, alias="from", description="Sender number; default: the tenant's first."
     )
-    channel: Literal["sms"] = "sms"
+    channel: Literal["sms", "whatsapp"] = "sms"
+    template: TemplateSend | None = Field(default=None, description="WhatsApp only.")
     idempotency_key: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _body_or_template(self) -> MessageSend:
+        if self.template is not None and self.channel != "whatsapp":
+            raise ValueError("Templates are sent on the `whatsapp` channel only.")
+        if self.template is None and not self.body:
+            raise ValueError("A message needs a `body` or a `template`.")
+        if self.channel == "sms" and len(self.body) > 1600:
+            raise ValueError("An SMS body is at most 1600 characters.")
+        return self
 
 
 class MessageQuery(BaseModel):
@@ -55,6 +79,7 @@ class MessageRead(BaseModel):
     segments: int | None = None
     price: Decimal | None = None
     error_code: str | None = None
+    template: dict[str, Any] | None = None
     created_at: datetime
 
 

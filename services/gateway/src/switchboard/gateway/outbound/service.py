@@ -51,6 +51,7 @@ class OutboundService:
             "not_before": request.not_before,
             "expires_at": request.expires_at,
             "in_reply_to": request.in_reply_to,
+            "template": request.template.model_dump(mode="json") if request.template else None,
         }
         statement = (
             insert(OutboundMessage)
@@ -161,6 +162,7 @@ def _outbound_read(message: OutboundMessage) -> MessageRead:
         segments=message.segments,
         price=message.price,
         error_code=message.error_code,
+        template=message.template,
         created_at=message.created_at,
     )
 

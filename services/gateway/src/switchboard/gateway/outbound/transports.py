@@ -1,23 +1,27 @@
-"""Channel transports: the one interface every provider implements, and the two we ship.
+"""Channel transports: the one interface every provider implements, and how one is chosen.
 
 `TwilioTransport` calls Twilio's REST API (base URL configurable, so tests point it at a local fake
-Twilio). `SandboxTransport` keeps what would have been sent in the gateway's database, readable
-through `GET /v1/sandbox/messages`: the default for `make run`.
+Twilio); Meta's WhatsApp Cloud API lives in `switchboard.gateway.meta`. `SandboxTransport` keeps
+what would have been sent in the gateway's database, readable through `GET /v1/sandbox/messages`:
+the default for `make run`. `TransportRegistry` picks the transport of the sender number's
+provider, unless the deployment forces one (the sandbox) for every message.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
-import httpx
 from sqlalchemy.dialects.postgresql import insert
 
 from switchboard.common.db import Database
-from switchboard.contracts import DeliveryStatus
+from switchboard.contracts import DeliveryStatus, MessageTemplate
 from switchboard.gateway.models import SandboxMessage
+from switchboard.gateway.outbound.errors import PermanentSendError, TransientSendError
+from switchboard.gateway.outbound.http import ProviderHttp, basic_auth
 from switchboard.gateway.outbound.segments import count_segments
 
 
@@ -32,6 +36,9 @@ class SendRequest:
     account_sid: str | None
     auth_token: str
     status_callback: str
+    provider: str = ""
+    """The sender number's provider: which transport the registry hands the request to."""
+    template: MessageTemplate | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,26 +48,46 @@ class SendResult:
     segments: int
     price: Decimal | None = None
     currency: str | None = None
-
-
-class SendError(Exception):
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class PermanentSendError(SendError):
-    """The provider refused the message for good (invalid number, blocked...)."""
-
-
-class TransientSendError(SendError):
-    """Worth another try later (429, 5xx, network)."""
+    provider: str | None = None
+    """The transport that sent it, when a registry chose one."""
 
 
 class Transport(Protocol):
     name: str
 
     async def send(self, request: SendRequest) -> SendResult: ...
+
+
+class TransportRegistry:
+    """The transport of each sender number's provider; `force` sends everything through one.
+
+    It is itself a transport, so the dispatcher hands it every request: the deployment that forces
+    the sandbox can never text anyone, whatever providers its numbers belong to.
+    """
+
+    def __init__(self, transports: Iterable[Transport] = (), *, force: Transport | None = None):
+        self._by_provider = {transport.name: transport for transport in transports}
+        self.force = force
+        self.name = force.name if force is not None else "provider"
+
+    def for_provider(self, provider: str) -> Transport:
+        if self.force is not None:
+            return self.force
+        return self._by_provider.get(provider) or _Missing(provider)
+
+    async def send(self, request: SendRequest) -> SendResult:
+        transport = self.for_provider(request.provider)
+        return replace(await transport.send(request), provider=transport.name)
+
+
+class _Missing:
+    """What a provider without a configured transport gets: a permanent, explained failure."""
+
+    def __init__(self, provider: str) -> None:
+        self.name = provider or "unknown"
+
+    async def send(self, request: SendRequest) -> SendResult:
+        raise PermanentSendError(f"No transport for provider {self.name!r}.", code="no_transport")
 
 
 class SandboxTransport:
@@ -81,7 +108,7 @@ class SandboxTransport:
                     channel=request.channel,
                     from_address=request.from_address,
                     to_address=request.to_address,
-                    body=request.body,
+                    body=request.body or _template_text(request.template),
                 )
                 .on_conflict_do_nothing(index_elements=["message_id"])
             )
@@ -93,18 +120,19 @@ class SandboxTransport:
 
 
 class TwilioTransport:
-    """Twilio's Messages API over httpx, one pooled client for every account."""
+    """Twilio's Messages API, one pooled HTTP client for every account."""
 
     name = "twilio"
 
-    def __init__(self, base_url: str, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, base_url: str, http: ProviderHttp | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self.client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(10.0, connect=3.0),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-        )
+        self.http = http or ProviderHttp()
 
     async def send(self, request: SendRequest) -> SendResult:
+        if request.template is not None:  # Twilio sends templates as Content SIDs: not built yet
+            raise PermanentSendError(
+                "Templates are sent through Meta numbers only.", code="template_unsupported"
+            )
         prefix = "whatsapp:" if request.channel == "whatsapp" else ""
         url = f"{self.base_url}/2010-04-01/Accounts/{request.account_sid}/Messages.json"
         form = {
@@ -113,19 +141,14 @@ class TwilioTransport:
             "Body": request.body,
             "StatusCallback": request.status_callback,
         }
-        try:
-            response = await self.client.post(
-                url, data=form, auth=(request.account_sid or "", request.auth_token)
-            )
-        except httpx.TransportError as exc:
-            raise TransientSendError(f"network error: {exc!r}") from exc
-        if response.status_code == 429 or response.status_code >= 500:
-            raise TransientSendError(f"twilio answered {response.status_code}")
-        payload = _json(response)
-        if response.status_code >= 400:
+        auth = basic_auth(request.account_sid or "", request.auth_token)
+        status, payload = await self.http.post(url, form=form, headers={"Authorization": auth})
+        if status == 429 or status >= 500:
+            raise TransientSendError(f"twilio answered {status}")
+        if status >= 300:
             raise PermanentSendError(
-                str(payload.get("message") or f"twilio answered {response.status_code}"),
-                code=str(payload.get("code") or response.status_code),
+                str(payload.get("message") or f"twilio answered {status}"),
+                code=str(payload.get("code") or status),
             )
         return SendResult(
             provider_message_id=str(payload["sid"]),
@@ -136,12 +159,10 @@ class TwilioTransport:
         )
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.http.close()
 
 
-def _json(response: httpx.Response) -> dict[str, object]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+def _template_text(template: MessageTemplate | None) -> str:
+    if template is None:
+        return ""
+    return f"[template {template.name} ({template.language})] " + " | ".join(template.parameters)

@@ -8,6 +8,10 @@ Revises: 0003
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
+
 revision: str = "0004"
 down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -15,8 +19,26 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.add_column("outbound_messages", sa.Column("template", JSONB()), schema="gateway")
+    # A Meta number is found by its phone_number_id (kept in account_sid) on every webhook.
+    op.create_index(
+        "uq_sender_numbers_meta_phone_number_id",
+        "sender_numbers",
+        ["account_sid"],
+        unique=True,
+        schema="gateway",
+        postgresql_where=sa.text("provider = 'meta'"),
+    )
+    # The 24-hour window: a contact's last message to one sender number.
+    op.create_index(
+        "ix_inbound_messages_window",
+        "inbound_messages",
+        ["sender_number_id", "from_address", "received_at"],
+        schema="gateway",
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_inbound_messages_window", "inbound_messages", schema="gateway")
+    op.drop_index("uq_sender_numbers_meta_phone_number_id", "sender_numbers", schema="gateway")
+    op.drop_column("outbound_messages", "template", schema="gateway")

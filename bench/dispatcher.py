@@ -1,0 +1,177 @@
+"""Benchmark: the gateway dispatcher's sends per second to a local fake Twilio.
+
+    uv run python bench/dispatcher.py --messages 20000
+
+A fresh database gets a tenant, a Twilio number and N queued messages; a dispatcher (the gateway
+worker's, with the real Twilio transport over HTTP) sends them to a fake Twilio served by its own
+process. Reported: the sends per second from the first claim until every message is `sent`, and
+the CPU used by the dispatcher, the fake and PostgreSQL. Status callbacks are off: this measures
+the send path only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from typing import Any
+
+import uvloop
+from benchkit import (
+    ACCOUNT_SID,
+    BenchDatabase,
+    CpuSample,
+    Server,
+    base_env,
+    fetch_value,
+    machine_facts,
+    postgres_facts,
+    postgres_server,
+    postmaster_pid,
+    print_table,
+    provision,
+    save_result,
+    wait_for_quiet,
+)
+
+from switchboard.common.db import Database
+from switchboard.common.migrations import migrate
+from switchboard.devstack.infra import free_port
+from switchboard.gateway.crypto import CredentialCipher
+from switchboard.gateway.numbers.service import SenderDirectory
+from switchboard.gateway.outbound.dispatcher import Dispatcher
+from switchboard.gateway.outbound.transports import TwilioTransport
+
+_SEED = """
+INSERT INTO gateway.outbound_messages (
+    id, tenant_id, idempotency_key, origin, priority, channel, to_address, from_address,
+    sender_number_id, body, status, provider, attempts
+)
+SELECT gen_random_uuid(), n.tenant_id, 'bench-' || i, 'campaign', 1, 'sms',
+       '+1555' || lpad(i::text, 7, '0'), n.address, n.id, 'Your order has shipped.', 'queued',
+       'twilio', 0
+FROM generate_series(1, $1) AS i, gateway.sender_numbers n
+"""
+_PENDING = "SELECT count(*) FROM gateway.outbound_messages WHERE status IN ('queued', 'sending')"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--messages", type=int, default=20_000, help="queued messages to send")
+    parser.add_argument("--concurrency", type=int, default=64, help="provider calls in flight")
+    parser.add_argument("--quiet", type=float, default=None, metavar="CORES")
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--embedded-postgres", action="store_true")
+    return parser.parse_args(argv)
+
+
+async def dispatch(env: dict[str, str], fake_url: str, args: argparse.Namespace) -> float:
+    """Send everything queued; returns the seconds from the first claim to the last `sent`."""
+    db = Database(env["SWITCHBOARD_DATABASE_URL"], pool_size=8)
+    cipher = CredentialCipher(env["SWITCHBOARD_GATEWAY_CREDENTIALS_KEY"])
+    transport = TwilioTransport(fake_url)
+    dispatcher = Dispatcher(
+        db,
+        transport,
+        SenderDirectory(db, cipher, ttl=60),
+        status_callback="http://127.0.0.1:9/v1/webhooks/twilio/status",
+        concurrency=args.concurrency,
+    )
+    started = time.monotonic()
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        while await fetch_value(env["SWITCHBOARD_DATABASE_URL"], _PENDING):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        return time.monotonic() - started
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await transport.close()
+        await db.dispose()
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    with postgres_server(args.database_url, args.embedded_postgres) as server_url:
+        database = BenchDatabase(server_url, keep=False)
+        database.create()
+        servers: list[Server] = []
+        try:
+            migrate("switchboard.gateway:migrations", database.url)
+            env = base_env(database.url)
+            port = free_port()
+            gateway_url = f"http://127.0.0.1:{port}"
+            gateway_env = env | {
+                "SWITCHBOARD_GATEWAY_HTTP_HOST": "127.0.0.1",
+                "SWITCHBOARD_GATEWAY_HTTP_PORT": str(port),
+            }
+            gateway = Server(
+                "gateway-http",
+                [sys.executable, "-m", "switchboard.gateway", "http"],
+                gateway_env,
+                gateway_url,
+            ).start()
+            servers.append(gateway)
+            account = provision(gateway_url, env["SWITCHBOARD_ADMIN_KEY"])
+            gateway.stop()
+            fake_port = free_port()
+            fake = Server(
+                "fake-twilio",
+                [sys.executable, "-m", "switchboard.devstack.fake_twilio", "--port",
+                 str(fake_port), "--account", f"{ACCOUNT_SID}:{account.auth_token}"],
+                env,
+                f"http://127.0.0.1:{fake_port}",
+                ready_path="/healthz",
+            ).start()  # fmt: skip
+            servers.append(fake)
+            asyncio.run(fetch_value(database.url, _SEED, args.messages))
+            idle_before = wait_for_quiet(args.quiet, 120.0)
+            groups = {"fake_twilio": fake.pid}
+            postmaster = asyncio.run(postmaster_pid(database.url))
+            if postmaster is not None:
+                groups["postgres"] = postmaster
+            # The dispatcher runs in this process: its CPU is reported as `load_generator`.
+            before = CpuSample.take(groups, load_generator="self")
+            seconds = uvloop.run(dispatch(env, fake.url, args))  # as the gateway worker runs
+            cpu = CpuSample.take(groups, load_generator="self").since(before)
+            cpu["dispatcher"] = cpu.pop("load_generator")
+            sent = asyncio.run(
+                fetch_value(
+                    database.url,
+                    "SELECT count(*) FROM gateway.outbound_messages WHERE status = 'sent'",
+                )
+            )
+            return {
+                "benchmark": "dispatcher",
+                "settings": {k: v for k, v in vars(args).items() if k != "database_url"},
+                "machine": machine_facts(),
+                "postgres": postgres_facts(database.url),
+                "machine_busy_cores_before": idle_before,
+                "messages": args.messages,
+                "sent": int(sent),
+                "seconds": seconds,
+                "sends_per_second": int(sent) / seconds,
+                "cpu": cpu,
+            }
+        finally:
+            for server in servers:
+                server.stop()
+            database.drop()
+
+
+def main() -> None:
+    args = parse_args()
+    result = run(args)
+    print_table(
+        ["messages", "sent", "seconds", "sends/s", "dispatcher cores", "fake cores", "pg cores"],
+        [[
+            result["messages"], result["sent"], f"{result['seconds']:.1f}",
+            f"{result['sends_per_second']:.0f}", result["cpu"].get("dispatcher"),
+            result["cpu"].get("fake_twilio"), result["cpu"].get("postgres"),
+        ]],
+    )  # fmt: skip
+    print(f"\nresults: {save_result('dispatcher', result)}")
+
+
+if __name__ == "__main__":
+    main()

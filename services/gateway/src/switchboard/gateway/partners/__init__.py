@@ -1,0 +1,1 @@
+"""Partner webhooks: endpoints per tenant, signed (Standard Webhooks) and retried deliveries."""

@@ -1,0 +1,116 @@
+"""Compliance in this process: a dispatcher with its gates, the outbound consumer, an event log."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from switchboard.common.db import Database
+from switchboard.common.inbox import Inbox
+from switchboard.common.kafka import EventConsumer, create_producer
+from switchboard.common.settings import PlatformSettings
+from switchboard.contracts import MessageRequested, Topic
+from switchboard.devstack.fake_twilio import FakeTwilio
+from switchboard.devstack.testkit import Serve
+from switchboard.gateway.compliance.gates import ComplianceGate
+from switchboard.gateway.config import GatewaySettings
+from switchboard.gateway.crypto import CredentialCipher
+from switchboard.gateway.models import inbox
+from switchboard.gateway.numbers.service import SenderDirectory
+from switchboard.gateway.outbound.dispatcher import Dispatcher
+from switchboard.gateway.outbound.transports import TwilioTransport
+from switchboard.gateway.worker import on_message_requested
+
+from ..helpers import PUBLIC_URL
+from .support import STATUS_PATH, EventLog, Line, open_line
+
+
+@pytest.fixture(scope="session")
+async def event_log(
+    platform_env: dict[str, str], gateway: httpx.AsyncClient
+) -> AsyncIterator[EventLog]:
+    """What the gateway publishes on `consent` and `messages.inbound`, read by a real consumer."""
+    consumer = AIOKafkaConsumer(
+        Topic.CONSENT.value,
+        Topic.MESSAGES_INBOUND.value,
+        bootstrap_servers=platform_env["SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS"],
+        group_id=f"gateway-compliance-test-{secrets.token_hex(6)}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    log = EventLog()
+    task = asyncio.create_task(log.follow(consumer))
+    yield log
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await consumer.stop()
+
+
+@pytest.fixture(scope="session")
+async def outbound_requests(platform_env: dict[str, str]) -> AsyncIterator[None]:
+    """The gateway worker's handler of `messages.outbound`, so published requests get queued."""
+    platform = PlatformSettings()
+    db = Database(platform.database_url, pool_size=2)
+    producer = create_producer(platform.kafka_bootstrap_servers, client_id="compliance-test")
+    await producer.start()
+    consumer = EventConsumer(
+        name="gateway-dispatcher",
+        topics=(Topic.MESSAGES_OUTBOUND,),
+        bootstrap_servers=platform.kafka_bootstrap_servers,
+        db=db,
+        inbox=Inbox(inbox),
+        producer=producer,
+    )
+    consumer.on(MessageRequested, on_message_requested)
+    task = asyncio.create_task(consumer.run())
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await producer.stop()
+    await db.dispose()
+
+
+@pytest.fixture
+async def fake_twilio(gateway: httpx.AsyncClient) -> AsyncIterator[FakeTwilio]:
+    fake = FakeTwilio(callback_client=gateway)
+    yield fake
+    await fake.drain()
+
+
+@pytest.fixture
+async def dispatching(
+    serve: Serve, platform_env: dict[str, str], fake_twilio: FakeTwilio
+) -> AsyncIterator[None]:
+    """A dispatcher with the compliance gates, sending to a fake Twilio while the test runs."""
+    db = Database(PlatformSettings().database_url, pool_size=4)
+    settings = GatewaySettings()  # type: ignore[call-arg]  # credentials key from the environment
+    cipher = CredentialCipher(settings.credentials_key.get_secret_value())
+    transport = TwilioTransport(await serve(fake_twilio.app()))
+    dispatcher = Dispatcher(
+        db,
+        transport,
+        SenderDirectory(db, cipher, ttl=0),
+        status_callback=PUBLIC_URL + STATUS_PATH,
+        retry_delay=0.01,
+        max_attempts=3,
+        gates=(ComplianceGate(db),),
+    )
+    task = asyncio.create_task(dispatcher.run())
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await fake_twilio.drain()
+    await transport.close()
+    await db.dispose()
+
+
+@pytest.fixture
+async def line(gateway: httpx.AsyncClient, tenant: Any) -> Line:
+    return await open_line(gateway, tenant)

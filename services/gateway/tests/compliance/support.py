@@ -1,0 +1,80 @@
+"""Helpers of the compliance tests: an event log, a tenant's line, message queries."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from switchboard.contracts import AnyEvent, Topic, parse_event
+from switchboard.devstack.fake_twilio import FakeTwilio
+from switchboard.devstack.testkit import eventually
+
+from ..helpers import account_sid, register_number, signed
+
+INBOUND_PATH = "/v1/webhooks/twilio/messages"
+STATUS_PATH = "/v1/webhooks/twilio/status"
+
+
+@dataclass
+class EventLog:
+    """Everything published on some topics since the start of the session, as it arrives."""
+
+    records: list[tuple[str, bytes | None, AnyEvent]] = field(default_factory=list)
+
+    async def follow(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batch = await consumer.getmany(timeout_ms=200)
+            for partition in batch.values():
+                self.records.extend((r.topic, r.key, parse_event(r.value)) for r in partition)
+
+    def of(self, topic: Topic, tenant_id: UUID) -> list[tuple[bytes | None, AnyEvent]]:
+        return [(k, e) for t, k, e in self.records if t == topic.value and e.tenant_id == tenant_id]
+
+    async def wait(
+        self, topic: Topic, tenant_id: UUID, until: Callable[[list[AnyEvent]], bool]
+    ) -> list[tuple[bytes | None, AnyEvent]]:
+        async def arrived() -> bool:
+            return until([e for _, e in self.of(topic, tenant_id)])
+
+        await eventually(arrived)
+        return self.of(topic, tenant_id)
+
+
+@dataclass
+class Line:
+    """A tenant's Twilio number, and a way to text it as a contact would (signed webhooks)."""
+
+    gateway: httpx.AsyncClient
+    number: str
+    token: str
+
+    async def text(self, sender: str, body: str, sid: str | None = None) -> httpx.Response:
+        form = {"MessageSid": sid or "SM" + secrets.token_hex(16), "From": sender}
+        form |= {"To": self.number, "Body": body, "NumMedia": "0"}
+        headers = signed(self.token, INBOUND_PATH, form)
+        response = await self.gateway.post(INBOUND_PATH, data=form, headers=headers)
+        assert response.status_code == 200, response.text
+        return response
+
+
+async def open_line(
+    gateway: httpx.AsyncClient, tenant: Any, fake: FakeTwilio | None = None
+) -> Line:
+    sid, token = account_sid(), secrets.token_hex(16)
+    if fake is not None:
+        fake.accounts[sid] = token
+    number = await register_number(gateway, tenant.headers, sid, token)
+    return Line(gateway, number, token)
+
+
+async def messages(gateway: httpx.AsyncClient, tenant: Any, **match: Any) -> list[dict[str, Any]]:
+    """The tenant's messages (newest first) whose fields equal `match`."""
+    response = await gateway.get("/v1/messages", params={"limit": 500}, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    return [m for m in response.json() if all(m.get(k) == v for k, v in match.items())]

@@ -1,0 +1,156 @@
+"""Fixtures for Meta WhatsApp Cloud tests: a fake Graph API, numbers on it, a dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from switchboard.common.db import Database
+from switchboard.common.settings import PlatformSettings
+from switchboard.contracts import AnyEvent, Topic, parse_event, utcnow
+from switchboard.devstack.fake_meta import FakeMeta, MetaNumber
+from switchboard.devstack.testkit import Serve
+from switchboard.gateway.config import GatewaySettings
+from switchboard.gateway.crypto import CredentialCipher
+from switchboard.gateway.meta.transport import MetaTransport
+from switchboard.gateway.numbers.service import SenderDirectory
+from switchboard.gateway.outbound.dispatcher import Dispatcher
+from switchboard.gateway.outbound.transports import TransportRegistry
+from switchboard.gateway.outbound.whatsapp_window import WhatsAppWindow
+
+from ..helpers import PUBLIC_URL, random_number
+
+# Read when the session's gateway app is made, after every conftest is imported.
+VERIFY_TOKEN = "verify-" + secrets.token_hex(8)
+os.environ["SWITCHBOARD_GATEWAY_META_VERIFY_TOKEN"] = VERIFY_TOKEN
+
+
+@dataclass
+class Clock:
+    """The dispatcher's idea of now: real time, moved forward by `offset`."""
+
+    offset: timedelta = timedelta()
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
+
+
+@pytest.fixture
+async def fake_meta(gateway: httpx.AsyncClient) -> AsyncIterator[FakeMeta]:
+    fake = FakeMeta(callback_client=gateway)
+    yield fake
+    await fake.drain()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def dispatching(
+    serve: Serve, platform_env: dict[str, str], fake_meta: FakeMeta, clock: Clock
+) -> AsyncIterator[FakeMeta]:
+    """A dispatcher (Meta transport → fake Meta, 24-hour window on `clock`) runs meanwhile."""
+    db = Database(PlatformSettings().database_url, pool_size=4)
+    settings = GatewaySettings()  # type: ignore[call-arg]  # credentials key from the environment
+    cipher = CredentialCipher(settings.credentials_key.get_secret_value())
+    transport = MetaTransport(await serve(fake_meta.app()), "v21.0")
+    dispatcher = Dispatcher(
+        db,
+        TransportRegistry([transport]),
+        SenderDirectory(db, cipher, ttl=0),
+        status_callback=PUBLIC_URL + "/v1/webhooks/twilio/status",
+        retry_delay=0.01,
+        max_attempts=3,
+        gates=(WhatsAppWindow(db, clock=clock),),
+    )
+    task = asyncio.create_task(dispatcher.run())
+    yield fake_meta
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await fake_meta.drain()
+    await transport.close()
+    await db.dispose()
+
+
+async def register_meta_number(
+    gateway: httpx.AsyncClient, tenant: Any, fake: FakeMeta, *, app_secret: str | None = None
+) -> MetaNumber:
+    """A WhatsApp number at (fake) Meta, registered to `tenant` through the numbers API."""
+    number = fake.add_number(random_number(), app_secret=app_secret)
+    response = await gateway.post(
+        "/v1/numbers",
+        json={
+            "address": number.display_phone_number,
+            "channel": "whatsapp",
+            "provider": "meta",
+            "meta": {
+                "phone_number_id": number.phone_number_id,
+                "waba_id": number.waba_id,
+                "access_token": number.access_token,
+                "app_secret": number.app_secret,
+            },
+        },
+        headers=tenant.headers,
+    )
+    assert response.status_code == 201, response.text
+    assert number.access_token not in response.text
+    assert number.app_secret not in response.text
+    return number
+
+
+async def wait_for_status(
+    gateway: httpx.AsyncClient, tenant: Any, message_id: str, status: str
+) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for _ in range(200):
+        body = (await gateway.get(f"/v1/messages/{message_id}", headers=tenant.headers)).json()
+        if body["status"] == status:
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"message stayed {body.get('status')!r}, expected {status!r}")
+
+
+async def events_of(
+    kafka_bootstrap: str,
+    topic: Topic,
+    tenant_id: Any,
+    *,
+    until: Callable[[list[AnyEvent]], bool],
+    within: float = 15.0,
+) -> list[AnyEvent]:
+    """The tenant's events on `topic`, read from the start until `until` holds (or time's up)."""
+    consumer = AIOKafkaConsumer(
+        topic.value,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=f"meta-test-{secrets.token_hex(4)}",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    found: list[AnyEvent] = []
+    deadline = asyncio.get_running_loop().time() + within
+    try:
+        while not until(found) and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for record in (r for records in batch.values() for r in records):
+                event = parse_event(record.value)
+                if event.tenant_id == tenant_id:
+                    found.append(event)
+        # A little longer: a duplicate would arrive right behind the originals.
+        for record in (r for rs in (await consumer.getmany(timeout_ms=500)).values() for r in rs):
+            event = parse_event(record.value)
+            if event.tenant_id == tenant_id:
+                found.append(event)
+    finally:
+        await consumer.stop()
+    return found

@@ -2,17 +2,18 @@
 
     uv run python bench/dispatcher.py --messages 20000
 
-A fresh database gets a tenant, a Twilio number and N queued messages; a dispatcher (the gateway
-worker's, with the real Twilio transport over HTTP) sends them to a fake Twilio served by its own
-process. Reported: the sends per second from the first claim until every message is `sent`, and
-the CPU used by the dispatcher, the fake and PostgreSQL. Status callbacks are off: this measures
-the send path only.
+A fresh database gets a tenant, a Twilio number and N queued messages; the gateway worker's own
+dispatcher (`worker.dispatcher_for`: the Twilio transport over HTTP, the compliance gates and the
+WhatsApp window) sends them to a fake Twilio served by its own process. Reported: the sends per
+second from the first claim until every message is `sent`, and the CPU used by the dispatcher,
+the fake and PostgreSQL. Status callbacks are off: this measures the send path only.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from typing import Any
@@ -38,10 +39,8 @@ from benchkit import (
 from switchboard.common.db import Database
 from switchboard.common.migrations import migrate
 from switchboard.devstack.infra import free_port
-from switchboard.gateway.crypto import CredentialCipher
-from switchboard.gateway.numbers.service import SenderDirectory
-from switchboard.gateway.outbound.dispatcher import Dispatcher
-from switchboard.gateway.outbound.transports import TwilioTransport
+from switchboard.gateway.config import GatewaySettings
+from switchboard.gateway.worker import dispatcher_for
 
 _SEED = """
 INSERT INTO gateway.outbound_messages (
@@ -59,25 +58,21 @@ _PENDING = "SELECT count(*) FROM gateway.outbound_messages WHERE status IN ('que
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--messages", type=int, default=20_000, help="queued messages to send")
-    parser.add_argument("--concurrency", type=int, default=64, help="provider calls in flight")
     parser.add_argument("--quiet", type=float, default=None, metavar="CORES")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--embedded-postgres", action="store_true")
     return parser.parse_args(argv)
 
 
-async def dispatch(env: dict[str, str], fake_url: str, args: argparse.Namespace) -> float:
-    """Send everything queued; returns the seconds from the first claim to the last `sent`."""
-    db = Database(env["SWITCHBOARD_DATABASE_URL"], pool_size=8)
-    cipher = CredentialCipher(env["SWITCHBOARD_GATEWAY_CREDENTIALS_KEY"])
-    transport = TwilioTransport(fake_url)
-    dispatcher = Dispatcher(
-        db,
-        transport,
-        SenderDirectory(db, cipher, ttl=60),
-        status_callback="http://127.0.0.1:9/v1/webhooks/twilio/status",
-        concurrency=args.concurrency,
-    )
+async def dispatch(env: dict[str, str], fake_url: str) -> float:
+    """Send everything queued with the worker's own dispatcher (its transports and gates);
+    returns the seconds from the start until no message is queued or sending."""
+    os.environ.update(env)
+    os.environ["SWITCHBOARD_GATEWAY_DEFAULT_TRANSPORT"] = "provider"
+    os.environ["SWITCHBOARD_GATEWAY_TWILIO_API_URL"] = fake_url
+    os.environ["SWITCHBOARD_GATEWAY_PUBLIC_URL"] = "http://127.0.0.1:9"  # callbacks are off
+    db = Database(env["SWITCHBOARD_DATABASE_URL"], pool_size=10)
+    dispatcher = dispatcher_for(GatewaySettings(), db)  # type: ignore[call-arg]
     started = time.monotonic()
     task = asyncio.create_task(dispatcher.run())
     try:
@@ -87,7 +82,6 @@ async def dispatch(env: dict[str, str], fake_url: str, args: argparse.Namespace)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await transport.close()
         await db.dispose()
 
 
@@ -132,7 +126,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 groups["postgres"] = postmaster
             # The dispatcher runs in this process: its CPU is reported as `load_generator`.
             before = CpuSample.take(groups, load_generator="self")
-            seconds = uvloop.run(dispatch(env, fake.url, args))  # as the gateway worker runs
+            seconds = uvloop.run(dispatch(env, fake.url))  # as the gateway worker runs
             cpu = CpuSample.take(groups, load_generator="self").since(before)
             cpu["dispatcher"] = cpu.pop("load_generator")
             sent = asyncio.run(

@@ -168,13 +168,17 @@ class TestDelivery:
         assert Webhook(str(consent["secret"])).verify(opt_out.body, opt_out.headers)["type"] == (
             "consent.opted_out"
         )
-        # And the delivery is recorded as succeeded, its id being the webhook-id
-        deliveries = await gateway.get(
-            f"/v1/webhooks/endpoints/{messages['id']}/deliveries", headers=tenant.headers
-        )
-        [delivery] = deliveries.json()
-        assert delivery["id"] == got.headers["webhook-id"]
-        assert delivery["status"] == "succeeded"
+        # And the delivery is recorded as succeeded (once the attempt is written), its id being
+        # the webhook-id
+        path = f"/v1/webhooks/endpoints/{messages['id']}/deliveries"
+
+        async def succeeded() -> bool:
+            deliveries = (await gateway.get(path, headers=tenant.headers)).json()
+            return [(d["id"], d["status"]) for d in deliveries] == [
+                (got.headers["webhook-id"], "succeeded")
+            ]
+
+        await eventually(succeeded)
 
     async def test_a_named_host_is_reached_at_its_checked_address_under_its_name(
         self, gateway, tenant, receiver, publish, partner_consumer, sending

@@ -61,11 +61,13 @@ class Refusal:
 class SendGate(Protocol):
     """A rule every send passes just before the provider is called (consent, windows...).
 
-    Gates run in order; the first refusal wins: the message becomes `refused` with the reason,
-    its status change is published, and the provider is never called.
+    Gates see a claimed batch at once (a query per batch, not per message) and return the
+    refused messages with their reasons. Gates run in order; the first refusal wins: the message
+    becomes `refused` with the reason, its status change is published, and the provider is never
+    called.
     """
 
-    async def check(self, claim: Claim) -> Refusal | None: ...
+    async def check(self, claims: Sequence[Claim]) -> dict[UUID, Refusal]: ...
 
 
 class Dispatcher:
@@ -100,7 +102,7 @@ class Dispatcher:
         try:
             while True:
                 claims = await self.claim()
-                for claim in claims:
+                for claim in await self.screen(claims):
                     await self._slots.acquire()
                     task = asyncio.create_task(self._deliver_and_release(claim))
                     self._in_flight.add(task)
@@ -172,12 +174,40 @@ class Dispatcher:
         finally:
             self._slots.release()
 
-    async def deliver(self, claim: Claim) -> None:
-        for gate in self.gates:
-            refusal = await gate.check(claim)
-            if refusal is not None:
+    async def screen(self, claims: list[Claim]) -> list[Claim]:
+        """Run the gates over a claimed batch: refusals are recorded, the rest returned.
+
+        If a gate cannot answer (the database is away), the batch goes back to `queued`: none
+        of it reached a provider, so none of it may be left `sending`.
+        """
+        if not claims or not self.gates:
+            return claims
+        refused: dict[UUID, Refusal] = {}
+        try:
+            for gate in self.gates:
+                remaining = [claim for claim in claims if claim.id not in refused]
+                if remaining:
+                    refused |= await gate.check(remaining)
+        except Exception:
+            await self._release(claims)
+            raise
+        for claim in claims:
+            if (refusal := refused.get(claim.id)) is not None:
                 await self._fail(claim, refusal.code, refusal.reason, status="refused")
-                return
+        return [claim for claim in claims if claim.id not in refused]
+
+    async def _release(self, claims: list[Claim]) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.id.in_([claim.id for claim in claims]),
+                    OutboundMessage.status == "sending",
+                )
+                .values(status="queued", attempts=OutboundMessage.attempts - 1)
+            )
+
+    async def deliver(self, claim: Claim) -> None:
         sender = await self.senders.by_id(claim.sender_number_id)
         if sender is None:
             await self._fail(claim, "no_sender", "The sender number no longer exists.")

@@ -7,10 +7,11 @@ called, so the refusal is ours, explained, and costs nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 
 from switchboard.common.db import Database
 from switchboard.contracts import utcnow
@@ -30,24 +31,53 @@ class WhatsAppWindow:
         self.clock = clock
         self.length = length
 
-    async def check(self, claim: Claim) -> Refusal | None:
-        if claim.channel != "whatsapp" or claim.template is not None:
-            return None
-        last = await self.last_message(claim)
-        if last is not None and self.clock() - last < self.length:
-            return None
-        return Refusal(
+    async def check(self, claims: Sequence[Claim]) -> dict[UUID, Refusal]:
+        free_form = [c for c in claims if c.channel == "whatsapp" and c.template is None]
+        if not free_form:
+            return {}
+        last = await self.last_messages(free_form)
+        now = self.clock()
+        refusal = Refusal(
             code="whatsapp_window_closed",
             reason="The contact has not written to this number in the last 24 hours; "
             "only a template may be sent.",
         )
+        return {
+            claim.id: refusal
+            for claim in free_form
+            if (at := last.get(_contact(claim))) is None or now - at >= self.length
+        }
 
-    async def last_message(self, claim: Claim) -> datetime | None:
-        """When the contact last wrote to the claim's sender number (this tenant's only)."""
-        statement = select(func.max(InboundMessage.received_at)).where(
-            InboundMessage.tenant_id == claim.tenant_id,
-            InboundMessage.sender_number_id == claim.sender_number_id,
-            InboundMessage.from_address == claim.to_address,
+    async def last_messages(self, claims: Sequence[Claim]) -> dict[_Contact, datetime]:
+        """When each claim's contact last wrote to the claim's sender number (its tenant's)."""
+        wanted = {_contact(claim) for claim in claims}
+        statement = (
+            select(
+                InboundMessage.tenant_id,
+                InboundMessage.sender_number_id,
+                InboundMessage.from_address,
+                func.max(InboundMessage.received_at),
+            )
+            .where(
+                tuple_(
+                    InboundMessage.tenant_id,
+                    InboundMessage.sender_number_id,
+                    InboundMessage.from_address,
+                ).in_(wanted)
+            )
+            .group_by(
+                InboundMessage.tenant_id,
+                InboundMessage.sender_number_id,
+                InboundMessage.from_address,
+            )
         )
         async with self.db.sessions() as session:
-            return await session.scalar(statement)
+            rows = await session.execute(statement)
+            return {(tenant, sender, address): at for tenant, sender, address, at in rows}
+
+
+_Contact = tuple[UUID, UUID, str]
+
+
+def _contact(claim: Claim) -> _Contact:
+    return (claim.tenant_id, claim.sender_number_id, claim.to_address)

@@ -80,7 +80,7 @@ class Dispatcher:
         status_callback: str,
         concurrency: int = 64,
         max_attempts: int = 5,
-        batch_size: int = 200,
+        batch_size: int = 500,
         retry_delay: float = 1.0,
         gates: Sequence[SendGate] = (),
     ) -> None:
@@ -94,7 +94,11 @@ class Dispatcher:
         self.gates = tuple(gates)
         self.recorder = SentRecorder(db)
         self.wakeup = Wakeup(db.url, OUTBOUND_CHANNEL)
-        self._slots = asyncio.Semaphore(concurrency)
+        # Provider calls in flight are `concurrency`; sends being recorded after their call do
+        # not hold a call slot, but all of a dispatcher's sends are bounded (back-pressure on
+        # claiming when recording falls behind).
+        self._calls = asyncio.Semaphore(concurrency)
+        self._slots = asyncio.Semaphore(concurrency * 4)
         self._in_flight: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
@@ -227,7 +231,8 @@ class Dispatcher:
             template=MessageTemplate.model_validate(claim.template) if claim.template else None,
         )
         try:
-            result = await self.transport.send(request)
+            async with self._calls:
+                result = await self.transport.send(request)
         except PermanentSendError as exc:
             await self._fail(claim, exc.code or "rejected", str(exc))
         except TransientSendError as exc:

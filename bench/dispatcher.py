@@ -25,6 +25,7 @@ from benchkit import (
     CpuSample,
     Server,
     base_env,
+    fetch_rows,
     fetch_value,
     machine_facts,
     postgres_facts,
@@ -47,30 +48,58 @@ INSERT INTO gateway.outbound_messages (
     id, tenant_id, idempotency_key, origin, priority, channel, to_address, from_address,
     sender_number_id, body, status, provider, attempts
 )
-SELECT gen_random_uuid(), n.tenant_id, 'bench-' || i, 'campaign', 1, 'sms',
+SELECT gen_random_uuid(), n.tenant_id, 'bench-' || n.address || '-' || i, 'campaign', 1, 'sms',
        '+1555' || lpad(i::text, 7, '0'), n.address, n.id, 'Your order has shipped.', 'queued',
        'twilio', 0
 FROM generate_series(1, $1) AS i, gateway.sender_numbers n
 """
 _PENDING = "SELECT count(*) FROM gateway.outbound_messages WHERE status IN ('queued', 'sending')"
+# More numbers like the provisioned one (same account), each with the rate under test.
+_MORE_SENDERS = """
+INSERT INTO gateway.sender_numbers (
+    id, tenant_id, channel, address, provider, account_sid, credentials, number_type
+)
+SELECT gen_random_uuid(), n.tenant_id, n.channel, '+1333' || lpad(i::text, 7, '0'), n.provider,
+       n.account_sid, n.credentials, n.number_type
+FROM generate_series(1, $1) AS i, gateway.sender_numbers n
+"""
+# Each number's observed rate: its sends over the time between its first and last one.
+_RATES = """
+SELECT m.sender_number_id, count(*) AS sent,
+       extract(epoch FROM max(h.recorded_at) - min(h.recorded_at)) AS seconds
+FROM gateway.message_status_history h
+JOIN gateway.outbound_messages m ON m.id = h.message_id
+WHERE h.status = 'sent'
+GROUP BY m.sender_number_id
+"""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--messages", type=int, default=20_000, help="queued messages to send")
+    parser.add_argument(
+        "--messages", type=int, default=20_000, help="queued messages to send, per number"
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="messages per second per number: pacing on (default: off, as fast as possible)",
+    )
+    parser.add_argument("--senders", type=int, default=1, help="numbers sending at once")
     parser.add_argument("--quiet", type=float, default=None, metavar="CORES")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--embedded-postgres", action="store_true")
     return parser.parse_args(argv)
 
 
-async def dispatch(env: dict[str, str], fake_url: str) -> float:
+async def dispatch(env: dict[str, str], fake_url: str, paced: bool) -> float:
     """Send everything queued with the worker's own dispatcher (its transports and gates);
     returns the seconds from the start until no message is queued or sending."""
     os.environ.update(env)
     os.environ["SWITCHBOARD_GATEWAY_DEFAULT_TRANSPORT"] = "provider"
     os.environ["SWITCHBOARD_GATEWAY_TWILIO_API_URL"] = fake_url
     os.environ["SWITCHBOARD_GATEWAY_PUBLIC_URL"] = "http://127.0.0.1:9"  # callbacks are off
+    os.environ["SWITCHBOARD_GATEWAY_PACING"] = "true" if paced else "false"
     db = Database(env["SWITCHBOARD_DATABASE_URL"], pool_size=10)
     dispatcher = dispatcher_for(GatewaySettings(), db)  # type: ignore[call-arg]
     started = time.monotonic()
@@ -118,6 +147,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 ready_path="/healthz",
             ).start()  # fmt: skip
             servers.append(fake)
+            if args.senders > 1:
+                asyncio.run(fetch_value(database.url, _MORE_SENDERS, args.senders - 1))
+            if args.rate is not None:
+                rate = "UPDATE gateway.sender_numbers SET messages_per_second = $1"
+                asyncio.run(fetch_value(database.url, rate, args.rate))
             asyncio.run(fetch_value(database.url, _SEED, args.messages))
             idle_before = wait_for_quiet(args.quiet, 120.0)
             groups = {"fake_twilio": fake.pid}
@@ -126,7 +160,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 groups["postgres"] = postmaster
             # The dispatcher runs in this process: its CPU is reported as `load_generator`.
             before = CpuSample.take(groups, load_generator="self")
-            seconds = uvloop.run(dispatch(env, fake.url))  # as the gateway worker runs
+            seconds = uvloop.run(
+                dispatch(env, fake.url, args.rate is not None)
+            )  # as the gateway worker runs
             cpu = CpuSample.take(groups, load_generator="self").since(before)
             cpu["dispatcher"] = cpu.pop("load_generator")
             sent = asyncio.run(
@@ -135,13 +171,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "SELECT count(*) FROM gateway.outbound_messages WHERE status = 'sent'",
                 )
             )
+            rates = [
+                (row["sent"] - 1) / float(row["seconds"])
+                for row in asyncio.run(fetch_rows(database.url, _RATES))
+                if row["seconds"]
+            ]
             return {
                 "benchmark": "dispatcher",
                 "settings": {k: v for k, v in vars(args).items() if k != "database_url"},
                 "machine": machine_facts(),
                 "postgres": postgres_facts(database.url),
                 "machine_busy_cores_before": idle_before,
-                "messages": args.messages,
+                "messages": args.messages * args.senders,
+                "per_number_rates": {
+                    "configured": args.rate,
+                    "min": min(rates, default=None),
+                    "max": max(rates, default=None),
+                },
                 "sent": int(sent),
                 "seconds": seconds,
                 "sends_per_second": int(sent) / seconds,
@@ -156,14 +202,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     args = parse_args()
     result = run(args)
+    rates = result["per_number_rates"]
     print_table(
-        ["messages", "sent", "seconds", "sends/s", "dispatcher cores", "fake cores", "pg cores"],
+        ["messages", "sent", "seconds", "sends/s", "per number min/max /s", "dispatcher cores",
+         "fake cores", "pg cores"],
         [[
             result["messages"], result["sent"], f"{result['seconds']:.1f}",
-            f"{result['sends_per_second']:.0f}", result["cpu"].get("dispatcher"),
-            result["cpu"].get("fake_twilio"), result["cpu"].get("postgres"),
+            f"{result['sends_per_second']:.0f}", f"{rates['min']:.2f} / {rates['max']:.2f}",
+            result["cpu"].get("dispatcher"), result["cpu"].get("fake_twilio"),
+            result["cpu"].get("postgres"),
         ]],
     )  # fmt: skip
+    if rates["configured"] is not None:
+        worst = max(abs(r / rates["configured"] - 1) for r in (rates["min"], rates["max"]))
+        verdict = "met" if worst <= 0.05 else "MISSED"
+        print(f"\nper-number rate {rates['configured']}/s: worst deviation {worst:.1%} "
+              f"(target within 5%: {verdict})")  # fmt: skip
     print(f"\nresults: {save_result('dispatcher', result)}")
 
 

@@ -12,6 +12,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -85,7 +86,10 @@ class FakeTwilio:
         if form.get("To", "").removeprefix("whatsapp:") == INVALID_NUMBER:
             return _error(400, 21211, f"The 'To' number {form['To']} is not a valid phone number.")
         sid = "SM" + secrets.token_hex(16)
-        self.messages.append({"sid": sid, "account_sid": account_sid, **form})
+        received = datetime.now(UTC).isoformat()
+        self.messages.append(
+            {"sid": sid, "account_sid": account_sid, "received_at": received, **form}
+        )
         if self.callbacks and form.get("StatusCallback"):
             task = asyncio.create_task(self._report(account_sid, sid, form))
             self._tasks.add(task)

@@ -25,6 +25,11 @@ class GatewaySettings(ServiceSettings):
     twilio_api_url: str = "https://api.twilio.com"
     dispatch_concurrency: int = 64
     dispatch_max_attempts: int = 5
+    pacing: bool = True
+    """Keep each number to its sending rate (never applies to the sandbox, which sends at once)."""
+    send_rates: dict[str, float] = {}
+    """Messages per second by number type, over the defaults: long_code 1, toll_free 3,
+    short_code 100, whatsapp 80 (JSON, e.g. `{"long_code": 0.5}`)."""
     sending_timeout_seconds: float = Field(default=600.0, gt=0)
     """A send whose outcome is unknown (the dispatcher stopped mid-call) and that no status
     callback has settled by then is marked failed with `outcome_unknown`; never sent again."""

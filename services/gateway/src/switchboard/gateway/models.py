@@ -75,7 +75,24 @@ class SenderNumber(Base):
     provider: Mapped[str] = mapped_column(String(20))
     account_sid: Mapped[str | None] = mapped_column(String(64))
     credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
+    number_type: Mapped[str] = mapped_column(
+        String(20), default="long_code", doc="long_code, toll_free, short_code or whatsapp"
+    )
+    messages_per_second: Mapped[Decimal | None] = mapped_column(
+        Numeric(8, 3), doc="This number's own sending rate; else its type's"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SenderPacing(Base):
+    """The next free sending slot of a number: dispatchers reserve slots here, under its lock."""
+
+    __tablename__ = "sender_pacing"
+
+    sender_number_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(SenderNumber.id, ondelete="CASCADE"), primary_key=True
+    )
+    next_slot: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class InboundMessage(Base):

@@ -16,6 +16,7 @@ from switchboard.gateway.meta.transport import MetaTransport
 from switchboard.gateway.models import inbox, outbox
 from switchboard.gateway.numbers.service import SenderDirectory
 from switchboard.gateway.outbound.dispatcher import Dispatcher
+from switchboard.gateway.outbound.pacing import Pacer
 from switchboard.gateway.outbound.reconciler import SendingReconciler
 from switchboard.gateway.outbound.service import outbound_service
 from switchboard.gateway.outbound.transports import (
@@ -49,6 +50,7 @@ def transport_for(settings: GatewaySettings, db: Database) -> Transport:
 
 def dispatcher_for(settings: GatewaySettings, db: Database) -> Dispatcher:
     cipher = CredentialCipher(settings.credentials_key.get_secret_value())
+    paced = settings.pacing and settings.default_transport != "sandbox"
     return Dispatcher(
         db,
         transport_for(settings, db),
@@ -57,6 +59,7 @@ def dispatcher_for(settings: GatewaySettings, db: Database) -> Dispatcher:
         concurrency=settings.dispatch_concurrency,
         max_attempts=settings.dispatch_max_attempts,
         gates=(ComplianceGate(db), WhatsAppWindow(db)),
+        pacer=Pacer(settings.send_rates) if paced else None,
     )
 
 

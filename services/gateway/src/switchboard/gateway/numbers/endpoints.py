@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from fastapi import APIRouter, Request, status
 
 from switchboard.common.http import CurrentPrincipal, DbSession
-from switchboard.gateway.numbers.schemas import NumberCreate, NumberRead
+from switchboard.gateway.numbers.schemas import NumberCreate, NumberRead, NumberUpdate
 from switchboard.gateway.numbers.service import number_service
 
 router = APIRouter(prefix="/v1/numbers", tags=["numbers"])
@@ -29,3 +31,13 @@ async def list_numbers(principal: CurrentPrincipal, session: DbSession) -> list[
     principal.require("messages:read")
     numbers = await number_service.list(session, principal.tenant())
     return [NumberRead.model_validate(n, from_attributes=True) for n in numbers]
+
+
+@router.patch("/{number_id}", response_model=NumberRead)
+async def update_number(
+    number_id: UUID, body: NumberUpdate, principal: CurrentPrincipal, session: DbSession
+) -> NumberRead:
+    """Change a number's type or its own sending rate (messages per second)."""
+    principal.require("tenant:admin")
+    number = await number_service.update(session, principal.tenant(), number_id, body)
+    return NumberRead.model_validate(number, from_attributes=True)

@@ -23,7 +23,21 @@ class MetaAccount(BaseModel):
     )
 
 
-class NumberCreate(BaseModel):
+NumberType = Literal["long_code", "toll_free", "short_code", "whatsapp"]
+
+
+class Pacing(BaseModel):
+    number_type: NumberType | None = Field(
+        default=None,
+        description="Sets the default sending rate (`SWITCHBOARD_GATEWAY_SEND_RATES`); "
+        "default `whatsapp` on WhatsApp, else `long_code`.",
+    )
+    messages_per_second: float | None = Field(
+        default=None, gt=0, le=1000, description="This number's own rate, instead of its type's."
+    )
+
+
+class NumberCreate(Pacing):
     address: str = Field(description="The number in E.164, e.g. +15551234567.")
     channel: Literal["sms", "whatsapp"] = "sms"
     provider: Literal["twilio", "meta"] = "twilio"
@@ -48,4 +62,10 @@ class NumberRead(BaseModel):
     channel: str
     provider: str
     account_sid: str | None = Field(description="Twilio account SID, or Meta phone_number_id.")
+    number_type: str
+    messages_per_second: float | None
     created_at: datetime
+
+
+class NumberUpdate(Pacing):
+    """Change how fast a number sends; a field left out keeps its value, `null` clears the rate."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -14,11 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.db import Database
-from switchboard.common.errors import Conflict
+from switchboard.common.errors import Conflict, NotFound
 from switchboard.gateway.addresses import to_e164
 from switchboard.gateway.crypto import CredentialCipher
 from switchboard.gateway.models import SenderNumber
-from switchboard.gateway.numbers.schemas import NumberCreate
+from switchboard.gateway.numbers.schemas import NumberCreate, NumberUpdate
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +51,9 @@ class NumberService:
             provider=body.provider,
             account_sid=account_sid,
             credentials=cipher.seal(secrets),
+            number_type=body.number_type
+            or ("whatsapp" if body.channel == "whatsapp" else "long_code"),
+            messages_per_second=_rate(body.messages_per_second),
         )
         try:
             async with session.begin_nested():
@@ -60,6 +64,20 @@ class NumberService:
                 f"{number.address} (or its provider account) is already registered "
                 f"on {body.channel}."
             ) from exc
+        await session.refresh(number)
+        return number
+
+    async def update(
+        self, session: AsyncSession, tenant_id: UUID, number_id: UUID, body: NumberUpdate
+    ) -> SenderNumber:
+        number = await session.get(SenderNumber, number_id, with_for_update=True)
+        if number is None or number.tenant_id != tenant_id:
+            raise NotFound("No such number.")
+        if body.number_type is not None:
+            number.number_type = body.number_type
+        if "messages_per_second" in body.model_fields_set:
+            number.messages_per_second = _rate(body.messages_per_second)
+        await session.flush()
         await session.refresh(number)
         return number
 
@@ -168,3 +186,7 @@ class SenderDirectory:
 
 
 number_service = NumberService()
+
+
+def _rate(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(str(value))

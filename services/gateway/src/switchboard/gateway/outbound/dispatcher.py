@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.db import Database
@@ -27,6 +27,7 @@ from switchboard.gateway.compliance.holds import not_held
 from switchboard.gateway.models import OutboundMessage
 from switchboard.gateway.numbers.service import SenderDirectory
 from switchboard.gateway.outbound.errors import PermanentSendError, TransientSendError
+from switchboard.gateway.outbound.pacing import Pacer
 from switchboard.gateway.outbound.recording import Outcome, SentRecorder
 from switchboard.gateway.outbound.status import status_service
 from switchboard.gateway.outbound.transports import SendRequest, SendResult, Transport
@@ -47,7 +48,10 @@ class Claim:
     body: str
     attempts: int
     origin: str
+    priority: int
+    created_at: datetime
     template: dict[str, Any] | None = None
+    slot: datetime | None = None  # when its number's rate lets it go (None: at once)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,7 @@ class Dispatcher:
         batch_size: int = 500,
         retry_delay: float = 1.0,
         gates: Sequence[SendGate] = (),
+        pacer: Pacer | None = None,
     ) -> None:
         self.db = db
         self.transport = transport
@@ -92,6 +97,7 @@ class Dispatcher:
         self.batch_size = batch_size
         self.retry_delay = retry_delay
         self.gates = tuple(gates)
+        self.pacer = pacer
         self.recorder = SentRecorder(db)
         self.wakeup = Wakeup(db.url, OUTBOUND_CHANNEL)
         # Provider calls in flight are `concurrency`; sends being recorded after their call do
@@ -119,39 +125,62 @@ class Dispatcher:
                 await asyncio.gather(*self._in_flight, return_exceptions=True)
 
     async def claim(self) -> list[Claim]:
-        """Mark the next due messages `sending` (committed) and return them: replies first."""
+        """Mark the next due messages `sending` (committed) and return them: replies first.
+
+        With a pacer, each number gives only what fits its rate in the next moments, each
+        message with its slot.
+        """
         now = datetime.now(UTC)
         async with self.db.transaction() as session:
             await self._expire(session, now)
-            due = (
-                select(OutboundMessage.id)
-                .where(
-                    OutboundMessage.status == "queued",
-                    or_(OutboundMessage.not_before.is_(None), OutboundMessage.not_before <= now),
-                    not_held(),  # the tenant kill switch holds its messages, queued
-                )
-                .order_by(OutboundMessage.priority, OutboundMessage.created_at)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
+            due = and_(
+                OutboundMessage.status == "queued",
+                or_(OutboundMessage.not_before.is_(None), OutboundMessage.not_before <= now),
+                not_held(),  # the tenant kill switch holds its messages, queued
             )
-            rows = await session.execute(
-                update(OutboundMessage)
-                .where(OutboundMessage.id.in_(due.scalar_subquery()))
-                .values(status="sending", attempts=OutboundMessage.attempts + 1, updated_at=now)
-                .returning(
-                    OutboundMessage.id,
-                    OutboundMessage.tenant_id,
-                    OutboundMessage.sender_number_id,
-                    OutboundMessage.channel,
-                    OutboundMessage.from_address,
-                    OutboundMessage.to_address,
-                    OutboundMessage.body,
-                    OutboundMessage.attempts,
-                    OutboundMessage.origin,
-                    OutboundMessage.template,
-                )
+            if self.pacer is None:
+                return await self._take(session, due, self.batch_size, now)
+            claims: list[Claim] = []
+            for quota in await self.pacer.quotas(session, now, due, self.batch_size):
+                mine = and_(due, OutboundMessage.sender_number_id == quota.sender_number_id)
+                taken = await self._take(session, mine, quota.count, now)
+                await self.pacer.reserve(session, quota, len(taken))
+                claims += [replace(c, slot=quota.slot(i)) for i, c in enumerate(taken)]
+            return claims
+
+    async def _take(
+        self, session: AsyncSession, due: ColumnElement[bool], limit: int, now: datetime
+    ) -> list[Claim]:
+        """Up to `limit` due messages, marked `sending`, in priority then arrival order."""
+        candidates = (
+            select(OutboundMessage.id)
+            .where(due)
+            .order_by(OutboundMessage.priority, OutboundMessage.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = await session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_(candidates.scalar_subquery()))
+            .values(status="sending", attempts=OutboundMessage.attempts + 1, updated_at=now)
+            .returning(
+                OutboundMessage.id,
+                OutboundMessage.tenant_id,
+                OutboundMessage.sender_number_id,
+                OutboundMessage.channel,
+                OutboundMessage.from_address,
+                OutboundMessage.to_address,
+                OutboundMessage.body,
+                OutboundMessage.attempts,
+                OutboundMessage.origin,
+                OutboundMessage.priority,
+                OutboundMessage.created_at,
+                OutboundMessage.template,
             )
-            return [Claim(**row._mapping) for row in rows]
+        )
+        claims = [Claim(**row._mapping) for row in rows]
+        claims.sort(key=lambda claim: (claim.priority, claim.created_at))  # RETURNING is unordered
+        return claims
 
     async def _expire(self, session: AsyncSession, now: datetime) -> None:
         expired = await session.scalars(
@@ -200,6 +229,17 @@ class Dispatcher:
                 await self._fail(claim, refusal.code, refusal.reason, status="refused")
         return [claim for claim in claims if claim.id not in refused]
 
+    async def _wait_for_slot(self, slot: datetime, claim: Claim) -> None:
+        """Sleep until the number's rate lets `claim` go; a stop meanwhile puts it back."""
+        delay = (slot - datetime.now(UTC)).total_seconds()
+        if delay <= 0:
+            return
+        try:
+            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._release([claim]))
+            raise
+
     async def _release(self, claims: list[Claim]) -> None:
         async with self.db.transaction() as session:
             await session.execute(
@@ -212,6 +252,8 @@ class Dispatcher:
             )
 
     async def deliver(self, claim: Claim) -> None:
+        if claim.slot is not None:
+            await self._wait_for_slot(claim.slot, claim)
         sender = await self.senders.by_id(claim.sender_number_id)
         if sender is None:
             await self._fail(claim, "no_sender", "The sender number no longer exists.")

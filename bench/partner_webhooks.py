@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+import uvloop
 from benchkit import (
     BenchDatabase,
     postgres_facts,
@@ -197,10 +199,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         await one_run(database.url, args, with_slow=True),
                     ]
                 finally:
-                    receiver.terminate()
+                    with contextlib.suppress(ProcessLookupError):  # it may have exited already
+                        receiver.terminate()
                     await receiver.wait()
 
-            runs = asyncio.run(both())
+            runs = uvloop.run(both())  # the event loop the gateway worker runs on
             return {"postgres": postgres_facts(database.url), "args": vars(args), "runs": runs}
         finally:
             database.drop()

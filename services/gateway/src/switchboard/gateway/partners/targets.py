@@ -114,21 +114,21 @@ async def _addresses(host: str, port: int) -> list[IPAddress]:
     return list(dict.fromkeys(found))
 
 
-def pinned_request(
-    client: httpx.AsyncClient,
-    target: Target,
-    address: IPAddress,
-    *,
-    content: bytes,
-    headers: dict[str, str],
-) -> httpx.Request:
-    """A POST to `target.url` that connects to `address`, with the name in Host and SNI."""
+@dataclass(frozen=True, slots=True)
+class Pinned:
+    """How to reach `target` at one checked address while it still sees its own name."""
+
+    url: str  # the target's URL with the address in place of the name
+    host: str  # the Host header: the name (and port) the partner registered
+    server_hostname: str | None  # TLS SNI and certificate name; None for plain http
+
+
+def pinned(target: Target, address: IPAddress) -> Pinned:
     host = target.url.host
     port = target.url.port
-    return client.build_request(
-        "POST",
-        target.url.copy_with(host=str(address)),
-        content=content,
-        headers={**headers, "host": host if port is None else f"{host}:{port}"},
-        extensions={"sni_hostname": host},
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    return Pinned(
+        url=str(target.url.copy_with(host=literal)),
+        host=host if port is None else f"{host}:{port}",
+        server_hostname=host if target.url.scheme == "https" else None,
     )

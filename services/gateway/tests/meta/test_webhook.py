@@ -304,3 +304,27 @@ class TestTenantIsolation:
             headers=bob.headers,
         )
         assert again.status_code == 409
+
+
+class TestKeywords:
+    async def test_stop_on_whatsapp_opts_out_with_one_confirmation(
+        self, gateway, tenant, fake_meta
+    ) -> None:
+        # Given a tenant's Meta number, and a contact who writes STOP there (twice: a retry)
+        number = await register_meta_number(gateway, tenant, fake_meta)
+        contact = random_number()
+        payload = meta.notification(
+            meta.entry(number, meta.change(number, [meta.text(contact.lstrip("+"), "Stop.")]))
+        )
+        for _ in range(2):
+            body, headers = signed(number, payload)
+            response = await gateway.post(WEBHOOK, content=body, headers=headers)
+            assert response.status_code == 200, response.text
+        # Then the contact is opted out for the tenant, and one confirmation is queued
+        consent = await gateway.get(f"/v1/compliance/consents/{contact}", headers=tenant.headers)
+        assert consent.json()["status"] == "opted_out"
+        messages = (await gateway.get("/v1/messages", headers=tenant.headers)).json()
+        replies = [m for m in messages if m["direction"] == "outbound"]
+        assert [(m["to_address"], m["origin"], m["channel"]) for m in replies] == [
+            (contact, "system", "whatsapp")
+        ]

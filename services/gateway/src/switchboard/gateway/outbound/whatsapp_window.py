@@ -59,6 +59,7 @@ class WhatsAppWindow:
                 func.max(InboundMessage.received_at),
             )
             .where(
+                InboundMessage.channel == "whatsapp",  # the window's (partial) index
                 tuple_(
                     InboundMessage.tenant_id,
                     InboundMessage.sender_number_id,

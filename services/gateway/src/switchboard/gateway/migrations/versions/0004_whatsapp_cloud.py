@@ -29,12 +29,14 @@ def upgrade() -> None:
         schema="gateway",
         postgresql_where=sa.text("provider = 'meta'"),
     )
-    # The 24-hour window: a contact's last message to one sender number.
+    # The 24-hour window: a contact's last message to one sender number. WhatsApp only: an SMS
+    # receipt (the hot path of ingest) does not maintain it.
     op.create_index(
         "ix_inbound_messages_window",
         "inbound_messages",
         ["sender_number_id", "from_address", "received_at"],
         schema="gateway",
+        postgresql_where=sa.text("channel = 'whatsapp'"),
     )
 
 

@@ -154,3 +154,20 @@ class TestAnswer:
             first.data.message_id,
             then.data.message_id,
         ]
+
+    async def test_a_compliance_keyword_gets_no_answer_from_the_assistant(
+        self, tenant, conversation_worker, accepted, make_message, publish, read_events
+    ) -> None:
+        # Given a contact who texts STOP (the gateway confirms it), then writes again later
+        await accepted(tenant.headers)
+        stop = make_message(tenant.id, "STOP")
+        stop = stop.model_copy(update={"data": stop.data.model_copy(update={"keyword": "opt_out"})})
+        then = make_message(tenant.id, "hello again", from_address=stop.data.from_address)
+        for event in (stop, then):
+            await publish(event)
+        # When the later message has been answered (one contact's events go in order)
+        replies = await read_events(
+            Topic.MESSAGES_OUTBOUND, tenant.id, until=answering(then.data.message_id)
+        )
+        # Then the assistant answered only the later message
+        assert [r.data.in_reply_to for r in replies] == [then.data.message_id]

@@ -53,6 +53,9 @@ def send_sms(body: str, sender: str, wait: float) -> int:
     signature = RequestValidator(state["DEMO_TWILIO_AUTH_TOKEN"]).compute_signature(
         GATEWAY + WEBHOOK_PATH, form
     )
+    # What the sandbox held before: a keyword's confirmation can be there before the webhook's
+    # answer is, so the snapshot is taken first.
+    before = {m["message_id"] for m in _sandbox(state, to=sender, limit=50)}
     response = httpx.post(
         GATEWAY + WEBHOOK_PATH, data=form, headers={"X-Twilio-Signature": signature}
     )
@@ -60,7 +63,7 @@ def send_sms(body: str, sender: str, wait: float) -> int:
         print(f"gateway answered {response.status_code}: {response.text}")
         return 1
     print(f"you ({sender}) → {DEMO_NUMBER}: {body}")
-    reply = _wait_for_reply(state, sender, wait)
+    reply = _wait_for_reply(state, sender, before, wait)
     if reply is None:
         print(f"no reply within {wait:.0f}s (see .switchboard/logs/)")
         return 1
@@ -68,8 +71,7 @@ def send_sms(body: str, sender: str, wait: float) -> int:
     return 0
 
 
-def _wait_for_reply(state: DevState, to: str, wait: float) -> str | None:
-    before = {m["message_id"] for m in _sandbox(state, to=to, limit=50)}
+def _wait_for_reply(state: DevState, to: str, before: set[str], wait: float) -> str | None:
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         for message in _sandbox(state, to=to, limit=50):

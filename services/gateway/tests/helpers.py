@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import httpx
 from twilio.request_validator import RequestValidator
+
+from switchboard.common.db import Database
+from switchboard.gateway.config import GatewaySettings
+from switchboard.gateway.crypto import CredentialCipher
+from switchboard.gateway.numbers.service import SenderDirectory
+from switchboard.gateway.outbound.dispatcher import Dispatcher
+from switchboard.gateway.outbound.transports import Transport
 
 PUBLIC_URL = "http://127.0.0.1:8080"
 
@@ -34,3 +42,17 @@ async def register_number(
 def signed(token: str, path: str, form: dict[str, str]) -> dict[str, str]:
     signature = RequestValidator(token).compute_signature(PUBLIC_URL + path, form)
     return {"X-Twilio-Signature": signature}
+
+
+def new_dispatcher(db: Database, transport: Transport, **options: Any) -> Dispatcher:
+    """A dispatcher as the worker builds one, with the test's transport and options (gates,
+    pacer, retries...): credentials from the test environment, no sender cache."""
+    settings = GatewaySettings()  # type: ignore[call-arg]  # credentials key from the environment
+    cipher = CredentialCipher(settings.credentials_key.get_secret_value())
+    return Dispatcher(
+        db,
+        transport,
+        SenderDirectory(db, cipher, ttl=0),
+        status_callback=PUBLIC_URL + "/v1/webhooks/twilio/status",
+        **options,
+    )

@@ -19,16 +19,12 @@ from switchboard.contracts import MessageRequested, Topic
 from switchboard.devstack.fake_twilio import FakeTwilio
 from switchboard.devstack.testkit import Serve
 from switchboard.gateway.compliance.gates import ComplianceGate
-from switchboard.gateway.config import GatewaySettings
-from switchboard.gateway.crypto import CredentialCipher
 from switchboard.gateway.models import inbox
-from switchboard.gateway.numbers.service import SenderDirectory
-from switchboard.gateway.outbound.dispatcher import Dispatcher
 from switchboard.gateway.outbound.transports import TwilioTransport
 from switchboard.gateway.worker import on_message_requested
 
-from ..helpers import PUBLIC_URL
-from .support import STATUS_PATH, EventLog, Line, open_line
+from ..helpers import new_dispatcher
+from .support import EventLog, Line, open_line
 
 
 @pytest.fixture(scope="session")
@@ -90,14 +86,10 @@ async def dispatching(
 ) -> AsyncIterator[None]:
     """A dispatcher with the compliance gates, sending to a fake Twilio while the test runs."""
     db = Database(PlatformSettings().database_url, pool_size=4)
-    settings = GatewaySettings()  # type: ignore[call-arg]  # credentials key from the environment
-    cipher = CredentialCipher(settings.credentials_key.get_secret_value())
     transport = TwilioTransport(await serve(fake_twilio.app()))
-    dispatcher = Dispatcher(
+    dispatcher = new_dispatcher(
         db,
         transport,
-        SenderDirectory(db, cipher, ttl=0),
-        status_callback=PUBLIC_URL + STATUS_PATH,
         retry_delay=0.01,
         max_attempts=3,
         gates=(ComplianceGate(db),),

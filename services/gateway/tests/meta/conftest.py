@@ -19,15 +19,11 @@ from switchboard.common.settings import PlatformSettings
 from switchboard.contracts import AnyEvent, Topic, parse_event, utcnow
 from switchboard.devstack.fake_meta import FakeMeta, MetaNumber
 from switchboard.devstack.testkit import Serve
-from switchboard.gateway.config import GatewaySettings
-from switchboard.gateway.crypto import CredentialCipher
 from switchboard.gateway.meta.transport import MetaTransport
-from switchboard.gateway.numbers.service import SenderDirectory
-from switchboard.gateway.outbound.dispatcher import Dispatcher
 from switchboard.gateway.outbound.transports import TransportRegistry
 from switchboard.gateway.outbound.whatsapp_window import WhatsAppWindow
 
-from ..helpers import PUBLIC_URL, random_number
+from ..helpers import new_dispatcher, random_number
 
 # Read when the session's gateway app is made, after every conftest is imported.
 VERIFY_TOKEN = "verify-" + secrets.token_hex(8)
@@ -62,14 +58,10 @@ async def dispatching(
 ) -> AsyncIterator[FakeMeta]:
     """A dispatcher (Meta transport → fake Meta, 24-hour window on `clock`) runs meanwhile."""
     db = Database(PlatformSettings().database_url, pool_size=4)
-    settings = GatewaySettings()  # type: ignore[call-arg]  # credentials key from the environment
-    cipher = CredentialCipher(settings.credentials_key.get_secret_value())
     transport = MetaTransport(await serve(fake_meta.app()), "v21.0")
-    dispatcher = Dispatcher(
+    dispatcher = new_dispatcher(
         db,
         TransportRegistry([transport]),
-        SenderDirectory(db, cipher, ttl=0),
-        status_callback=PUBLIC_URL + "/v1/webhooks/twilio/status",
         retry_delay=0.01,
         max_attempts=3,
         gates=(WhatsAppWindow(db, clock=clock),),

@@ -10,14 +10,10 @@ import pytest
 from switchboard.common.db import Database
 from switchboard.common.settings import PlatformSettings
 from switchboard.contracts import MessageRequestedData
-from switchboard.gateway.config import GatewaySettings
-from switchboard.gateway.crypto import CredentialCipher
-from switchboard.gateway.numbers.service import SenderDirectory
-from switchboard.gateway.outbound.dispatcher import Dispatcher
 from switchboard.gateway.outbound.service import outbound_service
 from switchboard.gateway.outbound.transports import TwilioTransport
 
-from ..helpers import PUBLIC_URL, random_number, signed
+from ..helpers import new_dispatcher, random_number, signed
 from .test_dispatcher import (
     STATUS_PATH,
     dispatching,
@@ -90,14 +86,10 @@ async def enqueue(tenant_id, **fields) -> None:
 async def dispatch_one_at_a_time(serve, fake) -> None:
     """Claim and send one message at a time until none is due (the order is the claim order)."""
     db = Database(PlatformSettings().database_url, pool_size=2)
-    settings = GatewaySettings()  # type: ignore[call-arg]
-    cipher = CredentialCipher(settings.credentials_key.get_secret_value())
     transport = TwilioTransport(await serve(fake.app()))
-    dispatcher = Dispatcher(
+    dispatcher = new_dispatcher(
         db,
         transport,
-        SenderDirectory(db, cipher, ttl=0),
-        status_callback=PUBLIC_URL + STATUS_PATH,
         batch_size=1,
     )
     try:

@@ -14,13 +14,9 @@ from switchboard.common.db import Database
 from switchboard.common.settings import PlatformSettings
 from switchboard.devstack.fake_twilio import INVALID_NUMBER, FakeTwilio
 from switchboard.devstack.testkit import Serve
-from switchboard.gateway.config import GatewaySettings
-from switchboard.gateway.crypto import CredentialCipher
-from switchboard.gateway.numbers.service import SenderDirectory
-from switchboard.gateway.outbound.dispatcher import Dispatcher
 from switchboard.gateway.outbound.transports import TwilioTransport
 
-from ..helpers import PUBLIC_URL, account_sid, random_number, register_number, signed
+from ..helpers import account_sid, new_dispatcher, random_number, register_number, signed
 
 STATUS_PATH = "/v1/webhooks/twilio/status"
 
@@ -38,14 +34,10 @@ async def dispatching(
 ) -> AsyncIterator[Callable[[], Coroutine[Any, Any, None]]]:
     """Runs a dispatcher (Twilio transport → fake Twilio) while the test body runs."""
     db = Database(PlatformSettings().database_url, pool_size=4)
-    settings = GatewaySettings()  # type: ignore[call-arg]  # credentials key from the environment
-    cipher = CredentialCipher(settings.credentials_key.get_secret_value())
     transport = TwilioTransport(await serve(fake_twilio.app()))
-    dispatcher = Dispatcher(
+    dispatcher = new_dispatcher(
         db,
         transport,
-        SenderDirectory(db, cipher, ttl=0),
-        status_callback=PUBLIC_URL + STATUS_PATH,
         retry_delay=0.01,
         max_attempts=3,
     )

@@ -12,15 +12,11 @@ from switchboard.common.db import Database
 from switchboard.common.settings import PlatformSettings
 from switchboard.devstack.fake_twilio import FakeTwilio
 from switchboard.devstack.testkit import Serve, eventually
-from switchboard.gateway.config import GatewaySettings
-from switchboard.gateway.crypto import CredentialCipher
-from switchboard.gateway.numbers.service import SenderDirectory
-from switchboard.gateway.outbound.dispatcher import Dispatcher
 from switchboard.gateway.outbound.pacing import Pacer
 from switchboard.gateway.outbound.transports import TwilioTransport
 
-from ..helpers import PUBLIC_URL, account_sid, random_number
-from .test_dispatcher import STATUS_PATH, fake_twilio
+from ..helpers import account_sid, new_dispatcher, random_number
+from .test_dispatcher import fake_twilio
 
 __all__ = ["fake_twilio"]  # the fixture, used by name
 
@@ -44,16 +40,12 @@ async def paced_number(gateway, tenant, fake: FakeTwilio, rate: float) -> dict[s
 async def run_dispatchers(serve: Serve, fake: FakeTwilio, count: int, until) -> None:
     """`count` dispatchers at once (as replicas would), each with its own pool and transport."""
     url = await serve(fake.app())
-    settings = GatewaySettings()  # type: ignore[call-arg]
-    cipher = CredentialCipher(settings.credentials_key.get_secret_value())
     dbs = [Database(PlatformSettings().database_url, pool_size=4) for _ in range(count)]
     transports = [TwilioTransport(url) for _ in range(count)]
     dispatchers = [
-        Dispatcher(
+        new_dispatcher(
             db,
             transport,
-            SenderDirectory(db, cipher, ttl=0),
-            status_callback=PUBLIC_URL + STATUS_PATH,
             pacer=Pacer({}),
         )
         for db, transport in zip(dbs, transports, strict=True)

@@ -9,15 +9,11 @@ from switchboard.common.db import Database
 from switchboard.common.settings import PlatformSettings
 from switchboard.devstack.fake_twilio import FakeTwilio
 from switchboard.devstack.testkit import serving
-from switchboard.gateway.config import GatewaySettings
-from switchboard.gateway.crypto import CredentialCipher
-from switchboard.gateway.numbers.service import SenderDirectory
-from switchboard.gateway.outbound.dispatcher import Dispatcher
 from switchboard.gateway.outbound.reconciler import SendingReconciler
 from switchboard.gateway.outbound.transports import SendRequest, SendResult, TwilioTransport
 
-from ..helpers import PUBLIC_URL, random_number
-from .test_dispatcher import STATUS_PATH, fake_twilio, tenant_with_number, wait_for_status
+from ..helpers import new_dispatcher, random_number
+from .test_dispatcher import fake_twilio, tenant_with_number, wait_for_status
 
 __all__ = ["fake_twilio"]  # the fixture, used by name
 
@@ -33,15 +29,11 @@ class KilledAfterTheCall(TwilioTransport):
 async def dispatch_until_idle(fake: FakeTwilio, transport_class: type[TwilioTransport]) -> None:
     """Run a dispatcher until it has nothing left to claim, as a process that starts and dies."""
     db = Database(PlatformSettings().database_url, pool_size=2)
-    settings = GatewaySettings()  # type: ignore[call-arg]
-    cipher = CredentialCipher(settings.credentials_key.get_secret_value())
     async with serving(fake.app()) as url:
         transport = transport_class(url)
-        dispatcher = Dispatcher(
+        dispatcher = new_dispatcher(
             db,
             transport,
-            SenderDirectory(db, cipher, ttl=0),
-            status_callback=PUBLIC_URL + STATUS_PATH,
         )
         try:
             while claims := await dispatcher.claim():

@@ -64,7 +64,7 @@ class WhatsAppWindow:
                     InboundMessage.tenant_id,
                     InboundMessage.sender_number_id,
                     InboundMessage.from_address,
-                ).in_(wanted)
+                ).in_(wanted),
             )
             .group_by(
                 InboundMessage.tenant_id,

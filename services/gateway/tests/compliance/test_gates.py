@@ -6,6 +6,7 @@ import asyncio
 import secrets
 
 from switchboard.contracts import MessageRequested, MessageRequestedData
+from switchboard.devstack.fake_twilio import UNSUBSCRIBED_NUMBER
 
 from ..helpers import random_number
 from .support import messages, open_line
@@ -65,6 +66,29 @@ class TestOptedOut:
         assert [m["Body"] for m in fake_twilio.messages if m["To"] == contact] == [
             next(m["body"] for m in outbound if m["origin"] == "system")
         ]
+
+    async def test_a_carrier_opt_out_is_learned_and_kept(
+        self, gateway, tenant, fake_twilio, dispatching
+    ) -> None:
+        # Given a contact who unsubscribed at the carrier, not through us
+        await open_line(gateway, tenant, fake_twilio)
+        # When the tenant sends to them
+        await send(gateway, tenant, UNSUBSCRIBED_NUMBER)
+        [first] = await settled(gateway, tenant, 1)
+        # Then the send fails with Twilio's code, and the ledger records the opt-out
+        assert (first["status"], first["error_code"]) == ("failed", "21610")
+        path = f"/v1/compliance/consents/{UNSUBSCRIBED_NUMBER}"
+        consent = (await gateway.get(path, headers=tenant.headers)).json()
+        assert consent["status"] == "opted_out"
+        assert [h["source"] for h in consent["history"]] == ["carrier"]
+        # And the next send is refused before it reaches Twilio
+        await send(gateway, tenant, UNSUBSCRIBED_NUMBER, body="Another one")
+        outbound = await settled(gateway, tenant, 2)
+        assert sorted((m["status"], m["error_code"]) for m in outbound) == [
+            ("failed", "21610"),
+            ("refused", "opted_out"),
+        ]
+        assert [m["Body"] for m in fake_twilio.messages if m["To"] == UNSUBSCRIBED_NUMBER] == []
 
     async def test_start_restores_sending(self, gateway, tenant, fake_twilio, dispatching) -> None:
         line = await open_line(gateway, tenant, fake_twilio)

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from twilio.request_validator import RequestValidator
 
 INVALID_NUMBER = "+15005550001"  # Twilio's magic "invalid number" test value
+UNSUBSCRIBED_NUMBER = "+15005550004"  # Twilio's magic number that has unsubscribed (21610)
 _MESSAGES_PATH = re.compile(r"/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json")
 
 
@@ -85,6 +86,8 @@ class FakeTwilio:
             return _error(503, 20500, "Service unavailable")
         if form.get("To", "").removeprefix("whatsapp:") == INVALID_NUMBER:
             return _error(400, 21211, f"The 'To' number {form['To']} is not a valid phone number.")
+        if form.get("To", "").removeprefix("whatsapp:") == UNSUBSCRIBED_NUMBER:
+            return _error(400, 21610, "Attempt to send to unsubscribed recipient")
         sid = "SM" + secrets.token_hex(16)
         received = datetime.now(UTC).isoformat()
         self.messages.append(

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 import structlog
@@ -21,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.db import Database
 from switchboard.common.notify import Wakeup
-from switchboard.contracts import DeliveryStatus, MessageTemplate
+from switchboard.contracts import Channel, DeliveryStatus, MessageTemplate
 from switchboard.gateway import metrics
 from switchboard.gateway.compliance.holds import not_held
+from switchboard.gateway.compliance.ledger import ConsentRequest, consent_ledger
 from switchboard.gateway.models import OutboundMessage
 from switchboard.gateway.numbers.service import SenderDirectory
 from switchboard.gateway.outbound.errors import PermanentSendError, TransientSendError
@@ -276,7 +277,7 @@ class Dispatcher:
             async with self._calls:
                 result = await self.transport.send(request)
         except PermanentSendError as exc:
-            await self._fail(claim, exc.code or "rejected", str(exc))
+            await self._fail(claim, exc.code or "rejected", str(exc), carrier_opt_out=exc.opted_out)
         except TransientSendError as exc:
             await self._retry_later(claim, str(exc))
         else:
@@ -301,9 +302,23 @@ class Dispatcher:
         metrics.OUTBOUND.labels(claim.channel, provider, "sent").inc()
 
     async def _fail(
-        self, claim: Claim, code: str, reason: str, *, status: DeliveryStatus = "failed"
+        self,
+        claim: Claim,
+        code: str,
+        reason: str,
+        *,
+        status: DeliveryStatus = "failed",
+        carrier_opt_out: bool = False,
     ) -> None:
         async with self.db.transaction() as session:
+            if carrier_opt_out:  # the ledger learns it, so nothing else is even tried
+                change = ConsentRequest(
+                    status="opted_out",
+                    source="carrier",
+                    channel=cast(Channel, claim.channel),
+                    sender_address=claim.from_address,
+                )
+                await consent_ledger.change(session, claim.tenant_id, claim.to_address, change)
             message = await session.get(OutboundMessage, claim.id, with_for_update=True)
             assert message is not None
             await status_service.transition(

@@ -119,6 +119,10 @@ class SandboxTransport:
         )
 
 
+# "Attempt to send to unsubscribed recipient": the contact texted STOP to the carrier or to Twilio.
+TWILIO_UNSUBSCRIBED = "21610"
+
+
 class TwilioTransport:
     """Twilio's Messages API, one pooled HTTP client for every account."""
 
@@ -146,9 +150,11 @@ class TwilioTransport:
         if status == 429 or status >= 500:
             raise TransientSendError(f"twilio answered {status}")
         if status >= 300:
+            code = str(payload.get("code") or status)
             raise PermanentSendError(
                 str(payload.get("message") or f"twilio answered {status}"),
-                code=str(payload.get("code") or status),
+                code=code,
+                opted_out=code == TWILIO_UNSUBSCRIBED,
             )
         return SendResult(
             provider_message_id=str(payload["sid"]),

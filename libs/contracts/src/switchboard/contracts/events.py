@@ -104,6 +104,11 @@ class MessageTemplate(Contract):
         default=None,
         description="Graph API `components` as is (header, buttons); replaces `parameters`.",
     )
+    content_sid: str | None = Field(
+        default=None,
+        pattern=r"^HX[0-9a-fA-F]{32}$",
+        description="The template's Twilio Content SID: needed to send it from a Twilio number.",
+    )
 
 
 class MessageRequestedData(Contract):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 
 
 class TemplateSend(BaseModel):
-    """A WhatsApp template approved by Meta; the only message allowed outside the 24-hour window."""
+    """An approved WhatsApp template; the only message allowed outside the 24-hour window."""
 
     name: str = Field(min_length=1, max_length=512)
     language: str = Field(min_length=2, max_length=15, description="e.g. `en_US`.")
@@ -18,6 +18,11 @@ class TemplateSend(BaseModel):
     )
     components: list[dict[str, Any]] | None = Field(
         default=None, description="Graph API `components` as is (header, buttons)."
+    )
+    content_sid: str | None = Field(
+        default=None,
+        pattern=r"^HX[0-9a-fA-F]{32}$",
+        description="Twilio Content SID of the template (`HX...`): needed from a Twilio number.",
     )
 
 

@@ -9,6 +9,7 @@ provider, unless the deployment forces one (the sandbox) for every message.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -133,17 +134,13 @@ class TwilioTransport:
         self.http = http or ProviderHttp()
 
     async def send(self, request: SendRequest) -> SendResult:
-        if request.template is not None:  # Twilio sends templates as Content SIDs: not built yet
-            raise PermanentSendError(
-                "Templates are sent through Meta numbers only.", code="template_unsupported"
-            )
         prefix = "whatsapp:" if request.channel == "whatsapp" else ""
         url = f"{self.base_url}/2010-04-01/Accounts/{request.account_sid}/Messages.json"
         form = {
             "To": prefix + request.to_address,
             "From": prefix + request.from_address,
-            "Body": request.body,
             "StatusCallback": request.status_callback,
+            **_content(request),
         }
         auth = basic_auth(request.account_sid or "", request.auth_token)
         status, payload = await self.http.post(url, form=form, headers={"Authorization": auth})
@@ -166,6 +163,20 @@ class TwilioTransport:
 
     async def close(self) -> None:
         await self.http.close()
+
+
+def _content(request: SendRequest) -> dict[str, str]:
+    """A free-form `Body`, or a template as Twilio sends one: its Content SID and variables."""
+    template = request.template
+    if template is None:
+        return {"Body": request.body}
+    if template.content_sid is None:
+        raise PermanentSendError(
+            "A template sent from a Twilio number needs its Twilio Content SID (`content_sid`).",
+            code="template_unsupported",
+        )
+    variables = {str(i): value for i, value in enumerate(template.parameters, start=1)}
+    return {"ContentSid": template.content_sid, "ContentVariables": json.dumps(variables)}
 
 
 def _template_text(template: MessageTemplate | None) -> str:

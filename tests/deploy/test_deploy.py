@@ -750,3 +750,60 @@ class TestDockerfile:
         flags = ("--frozen", "--no-dev", "--no-editable", '--package "switchboard-${SERVICE}"')
         for sync in syncs:
             assert all(flag in sync for flag in flags), sync
+
+
+# --- settings named by the deployment files ----------------------------------------------------
+
+# Read by the images and the entry point, not by a settings class.
+NOT_SETTINGS = {"SWITCHBOARD_SERVICE", "SWITCHBOARD_IMAGE_TAG"}
+
+
+def known_settings() -> set[str]:
+    """Every environment variable a settings class reads (prefix + field name)."""
+    from switchboard.billing.config import BillingSettings
+    from switchboard.campaigns.config import CampaignsSettings
+    from switchboard.common.settings import PlatformSettings
+    from switchboard.conversation.config import ConversationSettings
+    from switchboard.gateway.config import GatewaySettings
+    from switchboard.metrics.config import MetricsSettings
+
+    classes = (
+        PlatformSettings, GatewaySettings, ConversationSettings, CampaignsSettings,
+        BillingSettings, MetricsSettings,
+    )  # fmt: skip
+    return {
+        (str(settings.model_config.get("env_prefix", "")) + field).upper()
+        for settings in classes
+        for field in settings.model_fields
+    }
+
+
+def chart_env_names(value_set: str) -> set[str]:
+    return {
+        env["name"]
+        for workload in workloads(render(value_set))
+        for container in containers(workload)
+        for env in container.get("env", [])
+    }
+
+
+def compose_env_names() -> set[str]:
+    names = set(compose().get("x-common-env", {}) or {})
+    for service in compose()["services"].values():
+        names |= set(service.get("environment") or {})
+    return names
+
+
+class TestSettingsNames:
+    """A misspelt variable is ignored by the settings (they allow extras): it must not ship."""
+
+    # `all-features` passes made-up variables of its own (a future Stripe key) through the chart.
+    @pytest.mark.parametrize("value_set", ["defaults", "strimzi-cnpg"])
+    def test_the_chart_sets_only_real_settings(self, value_set: str) -> None:
+        names = {n for n in chart_env_names(value_set) if n.startswith("SWITCHBOARD_")}
+        assert names - NOT_SETTINGS - known_settings() == set()
+
+    def test_compose_sets_only_real_settings(self) -> None:
+        names = {n for n in compose_env_names() if n.startswith("SWITCHBOARD_")}
+        assert names
+        assert names - NOT_SETTINGS - known_settings() == set()

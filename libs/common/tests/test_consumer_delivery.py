@@ -42,7 +42,7 @@ async def db(database_url: str) -> Database:
     return database
 
 
-def received(tenant_id, body: str) -> MessageReceived:
+def received(tenant_id, body: str, from_address: str = "+15550000001") -> MessageReceived:
     return MessageReceived.create(
         tenant_id,
         MessageReceivedData(
@@ -50,7 +50,7 @@ def received(tenant_id, body: str) -> MessageReceived:
             channel="sms",
             provider="twilio",
             provider_message_id="SM" + secrets.token_hex(8),
-            from_address="+15550000001",
+            from_address=from_address,
             to_address="+15550000002",
             body=body,
             received_at=datetime.now(UTC),
@@ -138,3 +138,58 @@ class TestRedelivery:
             ).all()
         assert len(rows) == 40
         assert {count for _, count in rows} == {1}
+
+
+class TestConcurrentKeys:
+    async def test_contacts_run_concurrently_and_each_in_order(
+        self, db: Database, kafka_bootstrap: str
+    ) -> None:
+        # Given four contacts with three messages each, interleaved on one partition
+        tenant_id = uuid4()
+        contacts = [f"+1555000100{i}" for i in range(4)]
+        events = [
+            received(tenant_id, f"{n}", from_address=contact)
+            for n in range(3)
+            for contact in contacts
+        ]
+        producer = create_producer(kafka_bootstrap, client_id="test-keys")
+        await producer.start()
+        for event in events:
+            key = contact_key(tenant_id, event.data.from_address)
+            await producer.send_and_wait(
+                Topic.MESSAGES_INBOUND.value, event.model_dump_json().encode(), key=key, partition=0
+            )
+        # When a consumer with concurrent keys handles them with a slow handler
+        handled: dict[str, list[str]] = {contact: [] for contact in contacts}
+        in_flight, most = 0, 0
+
+        async def slow(event: MessageReceived, delivery: Delivery) -> None:
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+            await asyncio.sleep(0.2)  # a model call
+            handled[event.data.from_address].append(event.data.body)
+            in_flight -= 1
+
+        consumer = EventConsumer(
+            name=f"test-{secrets.token_hex(4)}",
+            topics=(Topic.MESSAGES_INBOUND,),
+            bootstrap_servers=kafka_bootstrap,
+            db=db,
+            inbox=Inbox(inbox),
+            producer=producer,
+            batch_transactions=False,
+            concurrent_keys=True,
+        )
+        consumer.on(MessageReceived, slow)
+        task = asyncio.create_task(consumer.run())
+        for _ in range(400):
+            if sum(len(bodies) for bodies in handled.values()) == len(events):
+                break
+            await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()
+        # Then contacts were handled at the same time, and each contact's messages in order
+        assert most > 1
+        assert handled == {contact: ["0", "1", "2"] for contact in contacts}

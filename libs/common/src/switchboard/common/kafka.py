@@ -115,6 +115,9 @@ class EventConsumer:
     max_records: int = 500
     batch_transactions: bool = True
     """Apply a partition's batch in one transaction; off for handlers with slow or outside work."""
+    concurrent_keys: bool = False
+    """Without batch transactions: a partition's records with different keys (contacts) run
+    concurrently, one key's records in order. For handlers that wait on slow outside work."""
     handlers: dict[str, Handler] = field(default_factory=dict)
     batch_handler: BatchHandler | None = None
     batch_types: frozenset[str] = frozenset()
@@ -170,7 +173,7 @@ class EventConsumer:
             await consumer.stop()
 
     async def process_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        """Partitions run concurrently; records of one partition (one contact) run in order."""
+        """Partitions run concurrently; records of one key (one contact) run in order."""
         await asyncio.gather(*(self._process_partition(records) for records in batch.values()))
 
     async def _process_partition(self, records: list[ConsumerRecord]) -> None:
@@ -180,6 +183,15 @@ class EventConsumer:
                 return
             except Exception as exc:  # noqa: BLE001 - redo one by one, with retries and the DLQ
                 log.info("consumer.batch_fallback", consumer=self.name, error=repr(exc))
+        if self.concurrent_keys and not self.batch_transactions:
+            by_key: dict[bytes | None, list[ConsumerRecord]] = {}
+            for record in records:
+                by_key.setdefault(record.key, []).append(record)
+            await asyncio.gather(*(self._process_in_order(group) for group in by_key.values()))
+            return
+        await self._process_in_order(records)
+
+    async def _process_in_order(self, records: list[ConsumerRecord]) -> None:
         for record in records:
             await self._process(record)
 

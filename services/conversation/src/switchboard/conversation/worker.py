@@ -62,8 +62,10 @@ def create_consumer(
         db=db,
         inbox=Inbox(inbox),
         producer=producer,
-        # The assistant calls the model before its transaction: one transaction per message.
+        # The assistant calls the model before its transaction: one transaction per message,
+        # and contacts concurrently (one contact's messages in order) while the model thinks.
         batch_transactions=False,
+        concurrent_keys=True,
     )
     consumer.on(MessageReceived, create_assistant(settings, db).answer)
     consumer.on(MessageStatusChanged, on_status_changed)

@@ -17,7 +17,7 @@ from switchboard.contracts import MessageReceived, MessageStatusChanged, Topic
 from switchboard.conversation.assistant.service import Assistant
 from switchboard.conversation.config import ConversationSettings
 from switchboard.conversation.conversations.service import conversation_service
-from switchboard.conversation.llm import PriceTable, create_provider
+from switchboard.conversation.llm import PriceTable, create_chain, create_provider
 from switchboard.conversation.models import inbox, outbox
 
 CONSUMER_GROUP = "conversation"
@@ -34,10 +34,17 @@ async def on_status_changed(event: MessageStatusChanged, delivery: Delivery) -> 
 
 
 def create_assistant(settings: ConversationSettings, db: Database) -> Assistant:
-    """The assistant with the configured provider; refuses to start if its model has no price."""
-    provider = create_provider(settings.llm_provider)
+    """The assistant with the configured provider or chain; refuses to start if a model it may
+    use has no price."""
+    if settings.llm_chain:
+        provider = create_chain(settings.llm_chain)
+        models = [config.model for config in settings.llm_chain]
+    else:
+        provider = create_provider(settings.llm_provider)
+        models = [provider.model]
     prices = PriceTable(settings.llm_prices)
-    prices.require(provider.model)
+    for model in models:
+        prices.require(model)
     return Assistant(
         db,
         provider,

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import BaseModel, Field, SecretStr
+
+from switchboard.conversation.llm.anthropic import AnthropicProvider
+from switchboard.conversation.llm.errors import AllProvidersFailed, ProviderError
+from switchboard.conversation.llm.fallback import FallbackChain
 from switchboard.conversation.llm.offline import OfflineProvider
+from switchboard.conversation.llm.openai import OpenAIProvider
 from switchboard.conversation.llm.pricing import ModelPrice, PriceTable, UnpricedModelError
 from switchboard.conversation.llm.provider import (
     ChatMessage,
@@ -15,6 +21,20 @@ from switchboard.conversation.llm.provider import (
 )
 
 ProviderName = Literal["offline"]
+ProviderKind = Literal["offline", "anthropic", "openai", "openai_compatible"]
+
+
+class ProviderConfig(BaseModel):
+    """One link of the fallback chain (`SWITCHBOARD_CONVERSATION_LLM_CHAIN`, JSON)."""
+
+    provider: ProviderKind
+    model: str = Field(default="offline", min_length=1)
+    base_url: str | None = Field(
+        default=None, description="An OpenAI-compatible endpoint (Ollama, vLLM, Groq...)."
+    )
+    api_key: SecretStr | None = None
+    name: str | None = Field(default=None, description="A label for usage and logs.")
+    timeout_seconds: float = Field(default=30.0, gt=0)
 
 
 def create_provider(name: ProviderName) -> LLMProvider:
@@ -24,16 +44,54 @@ def create_provider(name: ProviderName) -> LLMProvider:
     raise ValueError(f"Unknown LLM provider {name!r}.")
 
 
+def create_chain(configs: list[ProviderConfig]) -> LLMProvider:
+    """The providers of `configs`, tried in order (a single one still gets retries)."""
+    return FallbackChain([_provider(config) for config in configs])
+
+
+def _provider(config: ProviderConfig) -> LLMProvider:
+    if config.provider == "offline":
+        return OfflineProvider()
+    if config.api_key is None and config.provider != "openai_compatible":
+        raise ValueError(f"The {config.provider} provider needs an `api_key`.")
+    key = config.api_key.get_secret_value() if config.api_key else "none"
+    if config.provider == "anthropic":
+        return AnthropicProvider(
+            config.model,
+            api_key=key,
+            base_url=config.base_url,
+            timeout=config.timeout_seconds,
+            name=config.name or "anthropic",
+        )
+    if config.provider == "openai_compatible" and config.base_url is None:
+        raise ValueError("An OpenAI-compatible provider needs its `base_url`.")
+    return OpenAIProvider(
+        config.model,
+        api_key=key,
+        base_url=config.base_url,
+        timeout=config.timeout_seconds,
+        name=config.name or config.provider,
+    )
+
+
 __all__ = [
+    "AllProvidersFailed",
+    "AnthropicProvider",
     "ChatMessage",
     "Completion",
     "CompletionRequest",
+    "FallbackChain",
     "LLMProvider",
     "ModelPrice",
     "OfflineProvider",
+    "OpenAIProvider",
     "PriceTable",
+    "ProviderConfig",
+    "ProviderError",
+    "ProviderKind",
     "ProviderName",
     "Role",
     "UnpricedModelError",
+    "create_chain",
     "create_provider",
 ]

@@ -34,6 +34,8 @@ class Completion:
     output_tokens: int
     provider: str
     model: str
+    fallback: tuple[str, ...] = ()
+    """Why the providers tried before this one did not answer (empty: the first did)."""
 
 
 class LLMProvider(Protocol):

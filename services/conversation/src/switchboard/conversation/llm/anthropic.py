@@ -8,10 +8,10 @@ import anthropic
 from anthropic.types import MessageParam
 
 from switchboard.conversation.llm.errors import ProviderError, retryable_status
-from switchboard.conversation.llm.provider import Completion, CompletionRequest
+from switchboard.conversation.llm.provider import Completion, CompletionRequest, Named
 
 
-class AnthropicProvider:
+class AnthropicProvider(Named):
     """Claude models. Retries are the fallback chain's, not the SDK's (`max_retries=0`)."""
 
     def __init__(
@@ -23,19 +23,10 @@ class AnthropicProvider:
         timeout: float = 30.0,
         name: str = "anthropic",
     ) -> None:
-        self._name = name
-        self._model = model
+        super().__init__(name, model)
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
         )
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def model(self) -> str:
-        return self._model
 
     async def complete(self, request: CompletionRequest) -> Completion:
         messages = [

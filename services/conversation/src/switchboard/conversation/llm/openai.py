@@ -6,10 +6,10 @@ from __future__ import annotations
 import openai
 
 from switchboard.conversation.llm.errors import ProviderError, retryable_status
-from switchboard.conversation.llm.provider import Completion, CompletionRequest
+from switchboard.conversation.llm.provider import Completion, CompletionRequest, Named
 
 
-class OpenAIProvider:
+class OpenAIProvider(Named):
     """Retries are the fallback chain's, not the SDK's (`max_retries=0`)."""
 
     def __init__(
@@ -21,19 +21,10 @@ class OpenAIProvider:
         timeout: float = 30.0,
         name: str = "openai",
     ) -> None:
-        self._name = name
-        self._model = model
+        super().__init__(name, model)
         self._client = openai.AsyncOpenAI(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
         )
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def model(self) -> str:
-        return self._model
 
     async def complete(self, request: CompletionRequest) -> Completion:
         messages = [{"role": "system", "content": request.instructions}]

@@ -48,3 +48,19 @@ class LLMProvider(Protocol):
     def model(self) -> str: ...
 
     async def complete(self, request: CompletionRequest) -> Completion: ...
+
+
+class Named:
+    """What usage, prices and logs know a provider by: its name and its model."""
+
+    def __init__(self, name: str, model: str) -> None:
+        self._name = name
+        self._model = model
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def model(self) -> str:
+        return self._model

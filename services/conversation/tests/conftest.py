@@ -8,14 +8,13 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from switchboard.common.db import Database
 from switchboard.common.kafka import create_producer
@@ -29,14 +28,13 @@ from switchboard.contracts import (
     Topic,
     contact_key,
     new_event_id,
-    parse_event,
     topic_of,
     utcnow,
 )
 from switchboard.conversation.app import create_app
 from switchboard.conversation.config import ConversationSettings
 from switchboard.conversation.worker import worker_loops
-from switchboard.devstack.testkit import in_process
+from switchboard.devstack.testkit import EventLog, follow_topics, in_process
 
 HERE = Path(__file__).parent
 DEADLINE = 15.0
@@ -187,42 +185,16 @@ def publish(producer: AIOKafkaProducer) -> Publish:
     return send
 
 
-@dataclass
-class EventLog:
-    """Everything published on some topics since the start of the session, as it arrives."""
-
-    records: list[tuple[str, bytes | None, AnyEvent]] = field(default_factory=list)
-
-    async def follow(self, consumer: AIOKafkaConsumer) -> None:
-        while True:
-            batch = await consumer.getmany(timeout_ms=200)
-            for partition in batch.values():
-                self.records.extend((r.topic, r.key, parse_event(r.value)) for r in partition)
-
-    def of(self, topic: Topic, tenant_id: UUID) -> list[tuple[bytes | None, AnyEvent]]:
-        return [(k, e) for t, k, e in self.records if t == topic.value and e.tenant_id == tenant_id]
-
-
 @pytest.fixture(scope="session")
 async def event_log(platform_env: dict[str, str]) -> AsyncIterator[EventLog]:
     """What this service publishes, read back by a real consumer in a group of its own.
 
     One consumer for the session: joining a new group takes the broker seconds.
     """
-    consumer = AIOKafkaConsumer(
-        *(t.value for t in (Topic.MESSAGES_OUTBOUND, Topic.USAGE, Topic.CONTACTS)),
-        bootstrap_servers=platform_env["SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS"],
-        group_id=f"conversation-test-{secrets.token_hex(6)}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    log = EventLog()
-    task = asyncio.create_task(log.follow(consumer))
-    yield log
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    await consumer.stop()
+    bootstrap = platform_env["SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS"]
+    topics = (Topic.MESSAGES_OUTBOUND, Topic.USAGE, Topic.CONTACTS)
+    async with follow_topics(bootstrap, *topics, group="conversation-test") as log:
+        yield log
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
@@ -9,6 +10,7 @@ import httpx
 from twilio.request_validator import RequestValidator
 
 from switchboard.common.db import Database
+from switchboard.devstack.fake_twilio import FakeTwilio
 from switchboard.gateway.config import GatewaySettings
 from switchboard.gateway.crypto import CredentialCipher
 from switchboard.gateway.numbers.service import SenderDirectory
@@ -16,6 +18,7 @@ from switchboard.gateway.outbound.dispatcher import Dispatcher
 from switchboard.gateway.outbound.transports import Transport
 
 PUBLIC_URL = "http://127.0.0.1:8080"
+STATUS_PATH = "/v1/webhooks/twilio/status"
 
 
 def random_number() -> str:
@@ -53,6 +56,29 @@ def new_dispatcher(db: Database, transport: Transport, **options: Any) -> Dispat
         db,
         transport,
         SenderDirectory(db, cipher, ttl=0),
-        status_callback=PUBLIC_URL + "/v1/webhooks/twilio/status",
+        status_callback=PUBLIC_URL + STATUS_PATH,
         **options,
     )
+
+
+async def tenant_with_number(
+    gateway: httpx.AsyncClient, tenant: Any, fake: FakeTwilio
+) -> tuple[str, str]:
+    """A Twilio number of `tenant`, its account known to the fake: (number, auth token)."""
+    sid, token = account_sid(), secrets.token_hex(16)
+    fake.accounts[sid] = token
+    number = await register_number(gateway, tenant.headers, sid, token)
+    return number, token
+
+
+async def wait_for_status(
+    gateway: httpx.AsyncClient, tenant: Any, message_id: str, status: str
+) -> dict[str, Any]:
+    """The message (with its history) once it reached `status`."""
+    body: dict[str, Any] = {}
+    for _ in range(200):
+        body = (await gateway.get(f"/v1/messages/{message_id}", headers=tenant.headers)).json()
+        if body["status"] == status:
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"message stayed {body.get('status')!r}, expected {status!r}")

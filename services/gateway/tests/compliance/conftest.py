@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from switchboard.common.db import Database
 from switchboard.common.inbox import Inbox
@@ -17,14 +15,14 @@ from switchboard.common.kafka import EventConsumer, create_producer
 from switchboard.common.settings import PlatformSettings
 from switchboard.contracts import MessageRequested, Topic
 from switchboard.devstack.fake_twilio import FakeTwilio
-from switchboard.devstack.testkit import Serve
+from switchboard.devstack.testkit import EventLog, Serve, follow_topics
 from switchboard.gateway.compliance.gates import ComplianceGate
 from switchboard.gateway.models import inbox
 from switchboard.gateway.outbound.transports import TwilioTransport
 from switchboard.gateway.worker import on_message_requested
 
 from ..helpers import new_dispatcher
-from .support import EventLog, Line, open_line
+from .support import Line, open_line
 
 
 @pytest.fixture(scope="session")
@@ -32,21 +30,10 @@ async def event_log(
     platform_env: dict[str, str], gateway: httpx.AsyncClient
 ) -> AsyncIterator[EventLog]:
     """What the gateway publishes on `consent` and `messages.inbound`, read by a real consumer."""
-    consumer = AIOKafkaConsumer(
-        Topic.CONSENT.value,
-        Topic.MESSAGES_INBOUND.value,
-        bootstrap_servers=platform_env["SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS"],
-        group_id=f"gateway-compliance-test-{secrets.token_hex(6)}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    log = EventLog()
-    task = asyncio.create_task(log.follow(consumer))
-    yield log
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    await consumer.stop()
+    bootstrap = platform_env["SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS"]
+    topics = (Topic.CONSENT, Topic.MESSAGES_INBOUND)
+    async with follow_topics(bootstrap, *topics, group="gateway-compliance-test") as log:
+        yield log
 
 
 @pytest.fixture(scope="session")
@@ -71,13 +58,6 @@ async def outbound_requests(platform_env: dict[str, str]) -> AsyncIterator[None]
     await asyncio.gather(task, return_exceptions=True)
     await producer.stop()
     await db.dispose()
-
-
-@pytest.fixture
-async def fake_twilio(gateway: httpx.AsyncClient) -> AsyncIterator[FakeTwilio]:
-    fake = FakeTwilio(callback_client=gateway)
-    yield fake
-    await fake.drain()
 
 
 @pytest.fixture

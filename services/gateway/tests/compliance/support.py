@@ -3,47 +3,16 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 
-from switchboard.contracts import AnyEvent, Topic, parse_event
 from switchboard.devstack.fake_twilio import FakeTwilio
-from switchboard.devstack.testkit import eventually
 
 from ..helpers import account_sid, register_number, signed
 
 INBOUND_PATH = "/v1/webhooks/twilio/messages"
-STATUS_PATH = "/v1/webhooks/twilio/status"
-
-
-@dataclass
-class EventLog:
-    """Everything published on some topics since the start of the session, as it arrives."""
-
-    records: list[tuple[str, bytes | None, AnyEvent]] = field(default_factory=list)
-
-    async def follow(self, consumer: AIOKafkaConsumer) -> None:
-        while True:
-            batch = await consumer.getmany(timeout_ms=200)
-            for partition in batch.values():
-                self.records.extend((r.topic, r.key, parse_event(r.value)) for r in partition)
-
-    def of(self, topic: Topic, tenant_id: UUID) -> list[tuple[bytes | None, AnyEvent]]:
-        return [(k, e) for t, k, e in self.records if t == topic.value and e.tenant_id == tenant_id]
-
-    async def wait(
-        self, topic: Topic, tenant_id: UUID, until: Callable[[list[AnyEvent]], bool]
-    ) -> list[tuple[bytes | None, AnyEvent]]:
-        async def arrived() -> bool:
-            return until([e for _, e in self.of(topic, tenant_id)])
-
-        await eventually(arrived)
-        return self.of(topic, tenant_id)
 
 
 @dataclass

@@ -12,13 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from switchboard.common.db import Database
 from switchboard.common.settings import PlatformSettings
-from switchboard.contracts import AnyEvent, Topic, parse_event, utcnow
+from switchboard.contracts import AnyEvent, Topic, utcnow
 from switchboard.devstack.fake_meta import FakeMeta, MetaNumber
-from switchboard.devstack.testkit import Serve
+from switchboard.devstack.testkit import EventLog, Serve, follow_topics
 from switchboard.gateway.meta.transport import MetaTransport
 from switchboard.gateway.outbound.transports import TransportRegistry
 from switchboard.gateway.outbound.whatsapp_window import WhatsAppWindow
@@ -101,48 +100,20 @@ async def register_meta_number(
     return number
 
 
-async def wait_for_status(
-    gateway: httpx.AsyncClient, tenant: Any, message_id: str, status: str
-) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    for _ in range(200):
-        body = (await gateway.get(f"/v1/messages/{message_id}", headers=tenant.headers)).json()
-        if body["status"] == status:
-            return body
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"message stayed {body.get('status')!r}, expected {status!r}")
+@pytest.fixture(scope="session")
+async def event_log(platform_env: dict[str, str]) -> AsyncIterator[EventLog]:
+    """What the gateway publishes on `messages.inbound` and `messages.status`, as it arrives."""
+    bootstrap = platform_env["SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS"]
+    topics = (Topic.MESSAGES_INBOUND, Topic.MESSAGES_STATUS)
+    async with follow_topics(bootstrap, *topics, group="gateway-meta-test") as log:
+        yield log
 
 
 async def events_of(
-    kafka_bootstrap: str,
-    topic: Topic,
-    tenant_id: Any,
-    *,
-    until: Callable[[list[AnyEvent]], bool],
-    within: float = 15.0,
+    log: EventLog, topic: Topic, tenant_id: Any, *, until: Callable[[list[AnyEvent]], bool]
 ) -> list[AnyEvent]:
-    """The tenant's events on `topic`, read from the start until `until` holds (or time's up)."""
-    consumer = AIOKafkaConsumer(
-        topic.value,
-        bootstrap_servers=kafka_bootstrap,
-        group_id=f"meta-test-{secrets.token_hex(4)}",
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    found: list[AnyEvent] = []
-    deadline = asyncio.get_running_loop().time() + within
-    try:
-        while not until(found) and asyncio.get_running_loop().time() < deadline:
-            batch = await consumer.getmany(timeout_ms=300)
-            for record in (r for records in batch.values() for r in records):
-                event = parse_event(record.value)
-                if event.tenant_id == tenant_id:
-                    found.append(event)
-        # A little longer: a duplicate would arrive right behind the originals.
-        for record in (r for rs in (await consumer.getmany(timeout_ms=500)).values() for r in rs):
-            event = parse_event(record.value)
-            if event.tenant_id == tenant_id:
-                found.append(event)
-    finally:
-        await consumer.stop()
-    return found
+    """The tenant's events on `topic` once `until` holds, and a moment more: a duplicate would
+    arrive right behind the originals."""
+    await log.wait(topic, tenant_id, until)
+    await asyncio.sleep(0.5)
+    return [event for _, event in log.of(topic, tenant_id)]

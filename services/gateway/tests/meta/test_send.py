@@ -8,8 +8,8 @@ from switchboard.contracts import MessageStatusChanged, Topic
 from switchboard.devstack import fake_meta as meta
 from switchboard.devstack.fake_meta import FakeMeta
 
-from ..helpers import random_number
-from .conftest import Clock, events_of, register_meta_number, wait_for_status
+from ..helpers import random_number, wait_for_status
+from .conftest import Clock, events_of, register_meta_number
 
 TEMPLATE = {"name": "order_update", "language": "en_US", "parameters": ["Ada", "#42"]}
 
@@ -109,7 +109,7 @@ class TestGraphApi:
 
 class TestWindow:
     async def test_free_form_only_within_24_hours_of_the_contacts_message(
-        self, gateway, tenant, dispatching: FakeMeta, clock: Clock, kafka_bootstrap: str
+        self, gateway, tenant, dispatching: FakeMeta, clock: Clock, event_log
     ) -> None:
         # Given a contact who wrote to the tenant's WhatsApp number just now
         number = await register_meta_number(gateway, tenant, dispatching)
@@ -138,7 +138,7 @@ class TestWindow:
             ]
 
         events = await events_of(
-            kafka_bootstrap, Topic.MESSAGES_STATUS, tenant.id, until=lambda f: bool(refusals_of(f))
+            event_log, Topic.MESSAGES_STATUS, tenant.id, until=lambda f: bool(refusals_of(f))
         )
         refusals = refusals_of(events)
         assert [(r.status, r.error_code) for r in refusals] == [

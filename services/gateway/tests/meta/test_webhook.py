@@ -13,8 +13,8 @@ from switchboard.contracts import MessageReceived, Topic
 from switchboard.devstack import fake_meta as meta
 from switchboard.devstack.fake_meta import FakeMeta, MetaNumber
 
-from ..helpers import random_number
-from .conftest import VERIFY_TOKEN, events_of, register_meta_number, wait_for_status
+from ..helpers import random_number, wait_for_status
+from .conftest import VERIFY_TOKEN, events_of, register_meta_number
 
 WEBHOOK = "/v1/webhooks/meta"
 
@@ -95,7 +95,7 @@ class TestSignature:
 
 class TestMessages:
     async def test_a_batch_is_recorded_and_published_once_per_message(
-        self, gateway, tenant, fake_meta: FakeMeta, kafka_bootstrap: str
+        self, gateway, tenant, fake_meta: FakeMeta, event_log
     ) -> None:
         # Given two numbers of one tenant on one Meta app (two business accounts)
         first = await register_meta_number(gateway, tenant, fake_meta)
@@ -125,7 +125,7 @@ class TestMessages:
             ["hello", "my receipt", "", "Yes", "Tuesday", "invoice"]
         )
         events = await events_of(
-            kafka_bootstrap, Topic.MESSAGES_INBOUND, tenant.id, until=lambda found: len(found) >= 6
+            event_log, Topic.MESSAGES_INBOUND, tenant.id, until=lambda found: len(found) >= 6
         )
         received = [e for e in events if isinstance(e, MessageReceived)]
         wamids = [m["id"] for m in messages_one + messages_two]

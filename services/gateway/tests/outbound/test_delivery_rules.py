@@ -13,16 +13,14 @@ from switchboard.contracts import MessageRequestedData
 from switchboard.gateway.outbound.service import outbound_service
 from switchboard.gateway.outbound.transports import TwilioTransport
 
-from ..helpers import new_dispatcher, random_number, signed
-from .test_dispatcher import (
+from ..helpers import (
     STATUS_PATH,
-    dispatching,
-    fake_twilio,
+    new_dispatcher,
+    random_number,
+    signed,
     tenant_with_number,
     wait_for_status,
 )
-
-__all__ = ["dispatching", "fake_twilio"]  # the fixtures, used by name
 
 
 async def sent_message(gateway, tenant, fake, dispatching) -> tuple[dict, str]:

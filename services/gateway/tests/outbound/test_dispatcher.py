@@ -2,68 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from switchboard.devstack.fake_twilio import INVALID_NUMBER
 
-import httpx
-import pytest
-
-from switchboard.common.db import Database
-from switchboard.common.settings import PlatformSettings
-from switchboard.devstack.fake_twilio import INVALID_NUMBER, FakeTwilio
-from switchboard.devstack.testkit import Serve
-from switchboard.gateway.outbound.transports import TwilioTransport
-
-from ..helpers import account_sid, new_dispatcher, random_number, register_number, signed
-
-STATUS_PATH = "/v1/webhooks/twilio/status"
-
-
-@pytest.fixture
-async def fake_twilio(gateway: httpx.AsyncClient) -> AsyncIterator[FakeTwilio]:
-    fake = FakeTwilio(callback_client=gateway)
-    yield fake
-    await fake.drain()
-
-
-@pytest.fixture
-async def dispatching(
-    serve: Serve, platform_env: dict[str, str], fake_twilio: FakeTwilio
-) -> AsyncIterator[Callable[[], Coroutine[Any, Any, None]]]:
-    """Runs a dispatcher (Twilio transport → fake Twilio) while the test body runs."""
-    db = Database(PlatformSettings().database_url, pool_size=4)
-    transport = TwilioTransport(await serve(fake_twilio.app()))
-    dispatcher = new_dispatcher(
-        db,
-        transport,
-        retry_delay=0.01,
-        max_attempts=3,
-    )
-    task = asyncio.create_task(dispatcher.run())
-    yield fake_twilio.drain
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    await transport.close()
-    await db.dispose()
-
-
-async def tenant_with_number(gateway, tenant, fake: FakeTwilio) -> tuple[str, str]:
-    sid, token = account_sid(), secrets.token_hex(16)
-    fake.accounts[sid] = token
-    number = await register_number(gateway, tenant.headers, sid, token)
-    return number, token
-
-
-async def wait_for_status(gateway, tenant, message_id: str, status: str) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    for _ in range(200):
-        body = (await gateway.get(f"/v1/messages/{message_id}", headers=tenant.headers)).json()
-        if body["status"] == status:
-            return body
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"message stayed {body.get('status')!r}, expected {status!r}")
+from ..helpers import STATUS_PATH, random_number, signed, tenant_with_number, wait_for_status
 
 
 class TestDispatch:

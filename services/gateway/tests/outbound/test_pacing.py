@@ -16,9 +16,6 @@ from switchboard.gateway.outbound.pacing import Pacer
 from switchboard.gateway.outbound.transports import TwilioTransport
 
 from ..helpers import account_sid, new_dispatcher, random_number
-from .test_dispatcher import fake_twilio
-
-__all__ = ["fake_twilio"]  # the fixture, used by name
 
 
 async def paced_number(gateway, tenant, fake: FakeTwilio, rate: float) -> dict[str, object]:

@@ -16,10 +16,7 @@ from switchboard.devstack.testkit import Serve
 from switchboard.gateway.outbound.transports import TwilioTransport
 from switchboard.gateway.outbound.whatsapp_window import WhatsAppWindow
 
-from ..helpers import account_sid, new_dispatcher, random_number
-from .test_dispatcher import fake_twilio, wait_for_status
-
-__all__ = ["fake_twilio"]  # the fixture, used by name
+from ..helpers import account_sid, new_dispatcher, random_number, wait_for_status
 
 CONTENT_SID = "HX" + "ab" * 16
 

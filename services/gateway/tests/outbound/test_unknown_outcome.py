@@ -12,10 +12,7 @@ from switchboard.devstack.testkit import serving
 from switchboard.gateway.outbound.reconciler import SendingReconciler
 from switchboard.gateway.outbound.transports import SendRequest, SendResult, TwilioTransport
 
-from ..helpers import new_dispatcher, random_number
-from .test_dispatcher import fake_twilio, tenant_with_number, wait_for_status
-
-__all__ = ["fake_twilio"]  # the fixture, used by name
+from ..helpers import new_dispatcher, random_number, tenant_with_number, wait_for_status
 
 
 class KilledAfterTheCall(TwilioTransport):

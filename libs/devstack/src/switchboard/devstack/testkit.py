@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import UUID
 
 import httpx
 import uvicorn
+from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from switchboard.contracts import AnyEvent
+from switchboard.contracts import AnyEvent, Topic, parse_event
 from switchboard.devstack.infra import free_port
 
 
@@ -80,3 +82,55 @@ async def in_process(app: FastAPI, name: str) -> AsyncIterator[httpx.AsyncClient
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
             yield client
+
+
+@dataclass
+class EventLog:
+    """Everything published on some topics since it started following them, as it arrives."""
+
+    records: list[tuple[str, bytes | None, AnyEvent]] = field(default_factory=list)
+
+    async def follow(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batch = await consumer.getmany(timeout_ms=200)
+            for partition in batch.values():
+                self.records.extend((r.topic, r.key, parse_event(r.value)) for r in partition)
+
+    def of(self, topic: Topic, tenant_id: UUID) -> list[tuple[bytes | None, AnyEvent]]:
+        """One tenant's (key, event) records on `topic`, in arrival order."""
+        return [(k, e) for t, k, e in self.records if t == topic.value and e.tenant_id == tenant_id]
+
+    async def wait(
+        self, topic: Topic, tenant_id: UUID, until: Callable[[list[AnyEvent]], bool]
+    ) -> list[tuple[bytes | None, AnyEvent]]:
+        """`of(topic, tenant_id)` once `until(events)` holds for its events."""
+
+        async def arrived() -> bool:
+            return until([e for _, e in self.of(topic, tenant_id)])
+
+        await eventually(arrived)
+        return self.of(topic, tenant_id)
+
+
+@asynccontextmanager
+async def follow_topics(
+    bootstrap_servers: str, *topics: Topic, group: str
+) -> AsyncIterator[EventLog]:
+    """An `EventLog` of `topics`, read by a real consumer in a group of its own (one per test
+    session is best: joining a group takes the broker seconds)."""
+    consumer = AIOKafkaConsumer(
+        *(t.value for t in topics),
+        bootstrap_servers=bootstrap_servers,
+        group_id=f"{group}-{secrets.token_hex(6)}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    log = EventLog()
+    task = asyncio.create_task(log.follow(consumer))
+    try:
+        yield log
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await consumer.stop()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -24,15 +24,12 @@ from switchboard.common.db import Database, is_unavailable
 from switchboard.common.outbox import Outbox
 from switchboard.contracts import (
     DELIVERY_RANK,
-    Channel,
     DeliveryStatus,
     MessageStatusChanged,
-    MessageStatusChangedData,
-    Origin,
-    Provider,
     contact_key,
 )
 from switchboard.gateway.models import MessageStatusEvent, outbox
+from switchboard.gateway.outbound.status import status_data
 
 log = structlog.get_logger(__name__)
 
@@ -147,14 +144,14 @@ class SentRecorder:
                         "statuses": [o.steps[-1] for o in outcomes],
                     },
                 )
-            ).mappings()
+            ).all()
             events: list[tuple[Any, bytes | None]] = []
             history: list[dict[str, Any]] = []
             for row in rows:
-                outcome = by_id[row["id"]]
+                outcome = by_id[row.id]
                 for step in outcome.steps:
                     source = "dispatcher" if step == "sent" else outcome.provider
-                    history.append({"message_id": row["id"], "status": step, "source": source})
+                    history.append({"message_id": row.id, "status": step, "source": source})
                 events += _published_steps(row, outcome)
             if history:
                 await session.execute(insert(MessageStatusEvent), history)
@@ -163,30 +160,12 @@ class SentRecorder:
 
 def _published_steps(row: Any, outcome: Outcome) -> list[tuple[Any, bytes | None]]:
     """The steps that moved the message forward, unless a callback meanwhile moved it further."""
-    if row["status"] != outcome.steps[-1]:
+    if row.status != outcome.steps[-1]:
         return []
-    before = DELIVERY_RANK.get(row["before_status"], -1)
-    key = contact_key(row["tenant_id"], row["to_address"])
+    before = DELIVERY_RANK.get(row.before_status, -1)
+    key = contact_key(row.tenant_id, row.to_address)
     return [
-        (MessageStatusChanged.create(row["tenant_id"], _data(row, step)), key)
+        (MessageStatusChanged.create(row.tenant_id, status_data(row, step)), key)
         for step in outcome.steps
         if DELIVERY_RANK[step] > before
     ]
-
-
-def _data(row: Any, status: DeliveryStatus) -> MessageStatusChangedData:
-    return MessageStatusChangedData(
-        message_id=row["id"],
-        idempotency_key=row["idempotency_key"],
-        origin=cast(Origin, row["origin"]),
-        channel=cast(Channel, row["channel"]),
-        to_address=row["to_address"],
-        status=status,
-        provider=cast(Provider, row["provider"]),
-        provider_message_id=row["provider_message_id"],
-        segments=row["segments"],
-        price=row["price"],
-        currency=row["currency"],
-        error_code=row["error_code"],
-        error_message=row["error_message"],
-    )

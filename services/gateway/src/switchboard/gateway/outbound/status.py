@@ -124,7 +124,7 @@ class StatusService:
             message.error_message = error_message
         await self.outbox.add(
             session,
-            MessageStatusChanged.create(message.tenant_id, _status_data(message)),
+            MessageStatusChanged.create(message.tenant_id, status_data(message, status)),
             key=contact_key(message.tenant_id, message.to_address),
         )
         return True
@@ -139,14 +139,16 @@ def _price(raw: str | None) -> Decimal | None:
         return None
 
 
-def _status_data(message: OutboundMessage) -> MessageStatusChangedData:
+def status_data(message: Any, status: DeliveryStatus) -> MessageStatusChangedData:
+    """What `message.status_changed` says of `message` (an `OutboundMessage`, or a row with its
+    columns) at `status`."""
     return MessageStatusChangedData(
         message_id=message.id,
         idempotency_key=message.idempotency_key,
         origin=cast(Origin, message.origin),
         channel=cast(Channel, message.channel),
         to_address=message.to_address,
-        status=cast(DeliveryStatus, message.status),
+        status=status,
         provider=cast(Provider, message.provider),
         provider_message_id=message.provider_message_id,
         segments=message.segments,

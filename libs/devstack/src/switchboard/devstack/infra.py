@@ -93,6 +93,9 @@ class Broker:
             self._log.close()
 
 
+MAX_CONNECTIONS = 400
+
+
 @dataclass
 class EmbeddedPostgres:
     """PostgreSQL from the `pgserver` package, its data in `data_dir`, reached by unix socket."""
@@ -107,6 +110,12 @@ class EmbeddedPostgres:
 
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self.server = pgserver.get_server(self.data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]  # untyped re-export
+            # Ten service processes with their pools, and a test session's own, outgrow the
+            # default 100 connections; the setting takes a restart, once per data directory.
+            if int(self.server.psql("SHOW max_connections;").split()[2]) < MAX_CONNECTIONS:
+                self.server.psql(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS};")
+                self.server.cleanup()
+                self.server = pgserver.get_server(self.data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
         return self
 
     def url(self, database: str = "postgres") -> str:

@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.errors import NotFound
+from switchboard.common.segments import count_segments
 from switchboard.contracts import MessageRequestedData, new_event_id
 from switchboard.gateway.addresses import to_e164
 from switchboard.gateway.models import (
@@ -23,7 +24,6 @@ from switchboard.gateway.outbound.schemas import (
     MessageRead,
     StatusRead,
 )
-from switchboard.gateway.outbound.segments import count_segments
 
 PRIORITY = {"reply": 0, "bulk": 1}
 

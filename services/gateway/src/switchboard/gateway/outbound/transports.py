@@ -19,11 +19,11 @@ from uuid import UUID
 from sqlalchemy.dialects.postgresql import insert
 
 from switchboard.common.db import Database
+from switchboard.common.segments import count_segments
 from switchboard.contracts import DeliveryStatus, MessageTemplate
 from switchboard.gateway.models import SandboxMessage
 from switchboard.gateway.outbound.errors import PermanentSendError, TransientSendError
 from switchboard.gateway.outbound.http import ProviderHttp, basic_auth
-from switchboard.gateway.outbound.segments import count_segments
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.gateway.outbound.segments import count_segments, encoding_of
+from switchboard.common.segments import count_segments, encoding_of
 
 
 @pytest.mark.parametrize(

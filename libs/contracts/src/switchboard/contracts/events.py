@@ -39,6 +39,7 @@ def is_forward(current: str | None, new: str) -> bool:
 
 ConsentSource = Literal["keyword", "operator", "api", "carrier"]
 Keyword = Literal["opt_out", "opt_in", "help"]
+LlmPurpose = Literal["chat", "summary", "moderation", "composition"]
 UsageKind = Literal["llm_tokens", "sms_segments", "whatsapp_conversations"]
 Scope = Literal["platform:admin", "tenant:admin", "messages:read", "messages:write"]
 
@@ -193,6 +194,8 @@ class ContactData(Contract):
     time_zone: str | None = None
     attributes: dict[str, str] = Field(default_factory=dict)
     blocked: bool = False
+    persona: str | None = Field(default=None, description="The assistant persona they chose.")
+    language: str | None = Field(default=None, description="The language replies are in.")
 
 
 class ContactUpserted(Event):
@@ -224,6 +227,10 @@ class UsageRecordedData(Contract):
     model: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    latency_ms: int | None = Field(default=None, description="How long the model call took.")
+    purpose: LlmPurpose | None = Field(
+        default=None, description="What a model call was for (chat reply, summary...)."
+    )
 
 
 class UsageRecorded(Event):

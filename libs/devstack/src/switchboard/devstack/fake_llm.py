@@ -1,18 +1,49 @@
-"""Local fakes of Anthropic's Messages API and OpenAI's Chat Completions API, for tests.
+"""Local fakes of Anthropic's Messages API and OpenAI's Chat Completions and Moderations APIs,
+for tests.
 
-They check the API key the way each service does, record every request, answer in each API's
-JSON shapes (usage included), and can be told to fail first: `fail_with` is a queue of
-`(status, error type)` answered before any success, in each API's error format.
+They check the API key the way each service does, record every request body (in `requests`, in
+arrival order, whatever the endpoint), answer in each API's JSON shapes (usage included), and
+can be told to misbehave:
+
+- `fail_with` is a queue of `(status, error type)` answered before any success, in each API's
+  error format;
+- `rate_limit(times)` queues rate-limit refusals as the real APIs send them: 429, the API's own
+  error type, and a `retry-after` header of `retry_after` seconds (every 429 carries it, as the
+  real APIs' do, so a client that honours it can be tested);
+- `delay` makes every request wait that many seconds before it is answered (a slow model), so
+  client timeouts can be tested over real HTTP.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+ErrorResponse = Callable[[int, str, str], JSONResponse]
+
+# Every category OpenAI's moderation models answer, in the API's spelling.
+MODERATION_CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/instructions",
+    "self-harm/intent",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
 
 
 @dataclass
@@ -21,9 +52,36 @@ class _Fake:
     reply: str = "Hello from the fake model."
     fail_with: list[tuple[int, str]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    retry_after: int = 1
+    """Seconds every 429 tells the client to wait (its `retry-after` header)."""
+    delay: float = 0.0
+    """Seconds every request waits before it is answered."""
+
+    # The error types this API answers a bad key and a rate limit with, and the 401's message.
+    auth_error: ClassVar[tuple[str, str]] = ("authentication_error", "invalid API key")
+    rate_limit_error: ClassVar[str] = "rate_limit_error"
+
+    def rate_limit(self, times: int = 1) -> None:
+        """Refuse the next `times` requests as the real API does when over its rate limit."""
+        self.fail_with.extend([(429, self.rate_limit_error)] * times)
 
     def _tokens(self, text: str) -> int:
         return max(1, len(text.split()))
+
+    async def _refusal(self, authorized: bool, error: ErrorResponse) -> JSONResponse | None:
+        """What a request gets instead of an answer, if anything: after the delay, a bad key's
+        401, else the next queued failure."""
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if not authorized:
+            return error(401, *self.auth_error)
+        if not self.fail_with:
+            return None
+        status, kind = self.fail_with.pop(0)
+        response = error(status, kind, "the fake was told to fail")
+        if status == 429:
+            response.headers["retry-after"] = str(self.retry_after)
+        return response
 
 
 @dataclass
@@ -37,11 +95,9 @@ class FakeAnthropic(_Fake):
             self.requests.append(body)
             # Older SDKs send `x-api-key`, newer ones `Authorization: Bearer`.
             keys = {request.headers.get("x-api-key"), request.headers.get("authorization")}
-            if not keys & {self.api_key, f"Bearer {self.api_key}"}:
-                return _anthropic_error(401, "authentication_error", "invalid API key")
-            if self.fail_with:
-                status, kind = self.fail_with.pop(0)
-                return _anthropic_error(status, kind, "the fake was told to fail")
+            authorized = bool(keys & {self.api_key, f"Bearer {self.api_key}"})
+            if refusal := await self._refusal(authorized, _anthropic_error):
+                return refusal
             prompt = " ".join(str(m["content"]) for m in body["messages"])
             return JSONResponse(
                 {
@@ -64,6 +120,13 @@ class FakeAnthropic(_Fake):
 
 @dataclass
 class FakeOpenAI(_Fake):
+    moderation_triggers: dict[str, str] = field(default_factory=dict)
+    """Words (whole, any case) the moderation endpoint flags, each with the category it flags,
+    e.g. `{"hopeless": "self-harm/intent"}`; with none, it flags nothing."""
+
+    auth_error: ClassVar[tuple[str, str]] = ("invalid_api_key", "Incorrect API key provided.")
+    rate_limit_error: ClassVar[str] = "rate_limit_exceeded"
+
     def app(self) -> FastAPI:
         app = FastAPI(title="fake openai")
 
@@ -71,11 +134,8 @@ class FakeOpenAI(_Fake):
         async def completions(request: Request) -> JSONResponse:
             body = await request.json()
             self.requests.append(body)
-            if request.headers.get("authorization") != f"Bearer {self.api_key}":
-                return _openai_error(401, "invalid_api_key", "Incorrect API key provided.")
-            if self.fail_with:
-                status, kind = self.fail_with.pop(0)
-                return _openai_error(status, kind, "the fake was told to fail")
+            if refusal := await self._refusal(self._authorized(request), _openai_error):
+                return refusal
             prompt = " ".join(str(m["content"]) for m in body["messages"])
             return JSONResponse(
                 {
@@ -98,7 +158,50 @@ class FakeOpenAI(_Fake):
                 }
             )
 
+        @app.post("/v1/moderations")
+        async def moderations(request: Request) -> JSONResponse:
+            body = await request.json()
+            self.requests.append(body)
+            if refusal := await self._refusal(self._authorized(request), _openai_error):
+                return refusal
+            return JSONResponse(
+                {
+                    "id": "modr-" + secrets.token_hex(12),
+                    "model": body.get("model", "omni-moderation-latest"),
+                    "results": [self._moderate(text) for text in _moderation_inputs(body)],
+                }
+            )
+
         return app
+
+    def _authorized(self, request: Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {self.api_key}"
+
+    def _moderate(self, text: str) -> dict[str, Any]:
+        """One result as OpenAI shapes it; a flagged subcategory flags its parent too
+        (`self-harm/intent` flags `self-harm`), as the real models' answers do."""
+        flagged: set[str] = set()
+        for word, category in self.moderation_triggers.items():
+            if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE):
+                flagged |= {category, category.split("/")[0]}
+        categories = sorted({*MODERATION_CATEGORIES, *flagged})
+        return {
+            "flagged": bool(flagged),
+            "categories": {c: c in flagged for c in categories},
+            "category_scores": {c: 0.97 if c in flagged else 0.0001 for c in categories},
+            "category_applied_input_types": {c: ["text"] for c in categories},
+        }
+
+
+def _moderation_inputs(body: dict[str, Any]) -> list[str]:
+    """The texts of a moderation request: one string, a list of them, or multi-modal parts
+    (whose text parts are moderated together, as one input)."""
+    given = body["input"]
+    if isinstance(given, str):
+        return [given]
+    if all(isinstance(item, str) for item in given):
+        return [str(item) for item in given]
+    return [" ".join(str(part["text"]) for part in given if part.get("type") == "text")]
 
 
 def _anthropic_error(status: int, kind: str, message: str) -> JSONResponse:

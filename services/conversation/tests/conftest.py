@@ -8,6 +8,8 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -15,6 +17,7 @@ from uuid import UUID
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from pydantic import SecretStr
 
 from switchboard.common.db import Database
 from switchboard.common.kafka import create_producer
@@ -22,19 +25,23 @@ from switchboard.common.runtime import cancel_all
 from switchboard.common.settings import PlatformSettings
 from switchboard.contracts import (
     AnyEvent,
+    Channel,
     MessageReceived,
     MessageReceivedData,
     MessageStatusChanged,
     Topic,
     contact_key,
     new_event_id,
+    partition_key,
     topic_of,
     utcnow,
 )
 from switchboard.conversation.app import create_app
 from switchboard.conversation.config import ConversationSettings
+from switchboard.conversation.llm import ModelPrice, ProviderConfig
 from switchboard.conversation.worker import worker_loops
-from switchboard.devstack.testkit import EventLog, follow_topics, in_process
+from switchboard.devstack.fake_llm import FakeAnthropic, FakeOpenAI
+from switchboard.devstack.testkit import EventLog, follow_topics, in_process, serving
 
 HERE = Path(__file__).parent
 DEADLINE = 15.0
@@ -50,14 +57,19 @@ def random_number() -> str:
 
 
 def message_received(
-    tenant_id: UUID, body: str, *, from_address: str | None = None, to_address: str = TENANT_NUMBER
+    tenant_id: UUID,
+    body: str,
+    *,
+    from_address: str | None = None,
+    to_address: str = TENANT_NUMBER,
+    channel: Channel = "sms",
 ) -> MessageReceived:
     """A contact's SMS to the tenant's number, as the gateway publishes it."""
     return MessageReceived.create(
         tenant_id,
         MessageReceivedData(
             message_id=new_event_id(),
-            channel="sms",
+            channel=channel,
             provider="sandbox",
             provider_message_id="SM" + secrets.token_hex(16),
             from_address=from_address or random_number(),
@@ -94,10 +106,83 @@ def poll() -> Callable[..., Awaitable[Any]]:
 
 @pytest.fixture(scope="session")
 async def conversation_api(platform_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    """The conversation HTTP app in this process, its tenants replica following the broker."""
-    app = create_app()
+    """The conversation HTTP app in this process, its tenants replica following the broker,
+    configured like the in-process worker (so routes may name its providers)."""
+    app = create_app(worker_settings())
     async with in_process(app, "conversation") as client:
         yield client
+
+
+@dataclass
+class FakeModels:
+    """The fake Anthropic and OpenAI servers the in-process worker can reach by route: `claude`
+    and `gpt` (the platform routes every purpose to `offline`; a tenant picks the fakes with its
+    own routes). Tests that change a fake's reply or failures put them back when they finish."""
+
+    anthropic: FakeAnthropic
+    openai: FakeOpenAI
+    anthropic_url: str = ""
+    openai_url: str = ""
+
+    def chain(self) -> list[ProviderConfig]:
+        return [
+            ProviderConfig(
+                provider="anthropic",
+                model="claude-test",
+                name="claude",
+                api_key=SecretStr(self.anthropic.api_key),
+                base_url=self.anthropic_url,
+                timeout_seconds=5,
+            ),
+            ProviderConfig(
+                provider="openai",
+                model="gpt-test",
+                name="gpt",
+                api_key=SecretStr(self.openai.api_key),
+                base_url=self.openai_url + "/v1",
+                timeout_seconds=5,
+            ),
+            ProviderConfig(provider="offline"),
+        ]
+
+    def reset(self) -> None:
+        for fake in (self.anthropic, self.openai):
+            fake.reply = DEFAULT_REPLY
+            fake.delay = 0.0
+            fake.fail_with.clear()
+            fake.requests.clear()
+        self.openai.moderation_triggers.clear()
+
+
+DEFAULT_REPLY = "Hello from the fake model."
+_fakes = FakeModels(FakeAnthropic(api_key="sk-ant-test"), FakeOpenAI(api_key="sk-test"))
+_fake_servers = AsyncExitStack()
+
+
+def worker_settings() -> ConversationSettings:
+    """The worker's settings: every fake on the chain, every purpose on `offline` by default,
+    no waiting between retries, a summary once a few long messages add up."""
+    price = ModelPrice(input_per_million=Decimal(3), output_per_million=Decimal(15))
+    return ConversationSettings(
+        llm_chain=_fakes.chain(),
+        llm_routes={"chat": ["offline"], "summary": ["offline"]},
+        llm_prices={
+            "claude-test": price,
+            "gpt-test": price,
+            "offline": ModelPrice(input_per_million=Decimal(0), output_per_million=Decimal(0)),
+        },
+        llm_backoff_seconds=0,
+        memory_token_budget=400,
+        # Tests fail the fakes on purpose; one test's failures must not open another's circuit.
+        llm_breaker_failures=1000,
+    )
+
+
+@pytest.fixture
+async def fake_models() -> AsyncIterator[FakeModels]:
+    """The fakes behind the worker's `claude` and `gpt` providers, reset after the test."""
+    yield _fakes
+    _fakes.reset()
 
 
 class InProcessWorker:
@@ -116,13 +201,20 @@ class InProcessWorker:
         return self.loop is not None
 
     async def start(self) -> None:
+        if not _fakes.anthropic_url:
+            _fakes.anthropic_url = await _fake_servers.enter_async_context(
+                serving(_fakes.anthropic.app())
+            )
+            _fakes.openai_url = await _fake_servers.enter_async_context(
+                serving(_fakes.openai.app())
+            )
         platform = PlatformSettings()
         db = Database(platform.database_url, pool_size=4, application_name="conversation-test")
         producer = create_producer(platform.kafka_bootstrap_servers, client_id="conversation-test")
         await producer.start()
         self._stack.push_async_callback(db.dispose)
         self._stack.push_async_callback(producer.stop)
-        loops = worker_loops(platform, ConversationSettings(), db, producer)
+        loops = worker_loops(platform, worker_settings(), db, producer)
         tasks = [asyncio.create_task(loop, name=name) for name, loop in loops.items()]
         self._stack.push_async_callback(cancel_all, tasks)
         self.loop = asyncio.get_running_loop()
@@ -148,6 +240,7 @@ async def _stop_worker_at_the_end() -> AsyncIterator[None]:
     yield
     if _worker.running:
         await _worker.stop()
+    await _fake_servers.aclose()
 
 
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
@@ -177,7 +270,7 @@ def publish(producer: AIOKafkaProducer) -> Publish:
         elif isinstance(event, MessageStatusChanged):
             key = contact_key(event.tenant_id, event.data.to_address)
         else:
-            raise TypeError(f"this helper has no partition key rule for {event.type}")
+            key = partition_key(event)
         await producer.send_and_wait(
             topic_of(event).value, value=event.model_dump_json().encode(), key=key
         )
@@ -284,3 +377,25 @@ async def transcript_with(
             if f"reply:{event.data.message_id}" in keys:
                 return dict(body)
     return None
+
+
+KeyWith = Callable[..., Awaitable[dict[str, str]]]
+
+
+@pytest.fixture
+def key_with(gateway: httpx.AsyncClient, accepted: Callable[..., Awaitable[None]]) -> KeyWith:
+    """`await key_with(tenant, "messages:read")`: headers of a new key of the tenant with only
+    those scopes, once this service's tenants replica knows it."""
+
+    async def issue(tenant: Any, *scopes: str) -> dict[str, str]:
+        issued = await gateway.post(
+            f"/v1/tenants/{tenant.id}/api-keys",
+            json={"name": "scoped", "scopes": list(scopes)},
+            headers=tenant.headers,
+        )
+        assert issued.status_code == 201, issued.text
+        headers = {"Authorization": f"Bearer {issued.json()['api_key']}"}
+        await accepted(headers)
+        return headers
+
+    return issue

@@ -36,12 +36,15 @@ class TestListContacts:
         )
         body = contact.json()
         assert body["address"].startswith("+1555")
-        assert (body["display_name"], body["time_zone"], body["attributes"], body["blocked"]) == (
-            None,
-            None,
-            {},
-            False,
-        )
+        profile = ("display_name", "time_zone", "language", "persona", "attributes", "blocked")
+        assert {field: body[field] for field in profile} == {
+            "display_name": None,
+            "time_zone": None,
+            "language": None,
+            "persona": None,
+            "attributes": {},
+            "blocked": False,
+        }
 
     async def test_without_a_key_the_caller_is_unauthorized(self, conversation_api) -> None:
         response = await conversation_api.get("/v1/contacts")

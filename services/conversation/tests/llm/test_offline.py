@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from switchboard.conversation.llm import ChatMessage, CompletionRequest, OfflineProvider
+import asyncio
+
+import pytest
+from pydantic import ValidationError
+
+from switchboard.conversation.llm import (
+    ChatMessage,
+    CompletionRequest,
+    OfflineProvider,
+    ProviderConfig,
+    create_providers,
+)
 
 
 def request(*texts: str) -> CompletionRequest:
@@ -39,3 +50,26 @@ class TestComplete:
         assert short.input_tokens > 0
         assert short.output_tokens > 0
         assert long.input_tokens > short.input_tokens + 100
+
+
+class TestSimulatedLatency:
+    async def test_a_latency_delays_the_answer_and_leaves_it_unchanged(self) -> None:
+        # Given an offline provider configured to take 50 ms per answer
+        slow = OfflineProvider(latency_seconds=0.05)
+        loop = asyncio.get_running_loop()
+        # When it completes a request
+        started = loop.time()
+        completion = await slow.complete(request("hello"))
+        # Then the answer took at least that long and is the same as without the latency
+        assert loop.time() - started >= 0.045
+        assert completion == await OfflineProvider().complete(request("hello"))
+
+    def test_the_chain_configures_the_latency(self) -> None:
+        config = ProviderConfig.model_validate({"provider": "offline", "latency_seconds": 2})
+        (provider,) = create_providers([config])
+        assert isinstance(provider, OfflineProvider)
+        assert provider.latency_seconds == 2
+
+    def test_a_negative_latency_is_refused(self) -> None:
+        with pytest.raises(ValidationError):
+            ProviderConfig.model_validate({"provider": "offline", "latency_seconds": -1})

@@ -2,8 +2,15 @@
 
 from prometheus_client import Counter, Histogram
 
-REPLIES = Counter(
-    "switchboard_conversation_replies", "Assistant replies requested.", ["channel", "provider"]
+MESSAGES = Counter(
+    "switchboard_conversation_messages",
+    "Contacts' messages by what they got (answered, handed_over, flagged, failed...).",
+    ["channel", "outcome"],
+)
+REPLIES_SHORTENED = Counter(
+    "switchboard_conversation_replies_shortened",
+    "Model replies shortened to fit the channel's limit.",
+    ["channel"],
 )
 LLM_TOKENS = Counter(
     "switchboard_conversation_llm_tokens",

@@ -13,19 +13,22 @@ from switchboard.common.kafka import Delivery, EventConsumer
 from switchboard.common.outbox import OutboxRelay
 from switchboard.common.runtime import Loops, Worker, run_worker
 from switchboard.common.settings import PlatformSettings
-from switchboard.contracts import MessageReceived, MessageStatusChanged, Topic
+from switchboard.contracts import EntitlementChanged, MessageReceived, MessageStatusChanged, Topic
 from switchboard.conversation.assistant.service import Assistant
 from switchboard.conversation.config import ConversationSettings
 from switchboard.conversation.conversations.service import conversation_service
-from switchboard.conversation.llm import PriceTable, create_chain, create_provider
+from switchboard.conversation.entitlements import entitlement_service
+from switchboard.conversation.llm import PriceTable, create_provider, create_providers
+from switchboard.conversation.llm.routing import ModelRouter
 from switchboard.conversation.models import inbox, outbox
+from switchboard.conversation.moderation.routing import create_moderation_router
 
 CONSUMER_GROUP = "conversation"
 
 
 async def on_status_changed(event: MessageStatusChanged, delivery: Delivery) -> None:
-    """Follow the delivery of the assistant's replies; other senders' statuses are not ours."""
-    if event.data.origin != "reply":
+    """Follow the delivery of the replies in transcripts; campaigns' statuses are not ours."""
+    if event.data.origin not in ("reply", "operator"):
         return
     async with delivery.transaction() as session:
         await conversation_service.record_delivery(
@@ -33,24 +36,41 @@ async def on_status_changed(event: MessageStatusChanged, delivery: Delivery) -> 
         )
 
 
-def create_assistant(settings: ConversationSettings, db: Database) -> Assistant:
-    """The assistant with the configured provider or chain; refuses to start if a model it may
-    use has no price."""
+async def on_entitlement(event: EntitlementChanged, delivery: Delivery) -> None:
+    """Keep billing's latest word per tenant (and contact): the assistant reads it locally."""
+    async with delivery.transaction() as session:
+        await entitlement_service.apply(session, event)
+
+
+def create_router(settings: ConversationSettings) -> ModelRouter:
+    """Every configured provider, routed per purpose; refuses to start if a model it may use
+    has no price (its usage could not be costed)."""
     if settings.llm_chain:
-        provider = create_chain(settings.llm_chain)
-        models = [config.model for config in settings.llm_chain]
+        providers = create_providers(settings.llm_chain)
     else:
-        provider = create_provider(settings.llm_provider)
-        models = [provider.model]
+        providers = [create_provider(settings.llm_provider)]
     prices = PriceTable(settings.llm_prices)
-    for model in models:
-        prices.require(model)
+    for provider in providers:
+        prices.require(provider.model)
+    return ModelRouter(
+        providers,
+        settings.llm_routes,
+        retries=settings.llm_retries,
+        backoff=settings.llm_backoff_seconds,
+        breaker_failures=settings.llm_breaker_failures,
+        breaker_cooldown=settings.llm_breaker_cooldown_seconds,
+    )
+
+
+def create_assistant(settings: ConversationSettings, db: Database) -> Assistant:
+    router = create_router(settings)
     return Assistant(
         db,
-        provider,
-        prices,
-        instructions=settings.assistant_instructions,
+        router,
+        PriceTable(settings.llm_prices),
+        create_moderation_router(settings.llm_chain, settings.llm_routes.get("moderation", ())),
         context_turns=settings.context_turns,
+        memory_token_budget=settings.memory_token_budget,
         max_output_tokens=settings.llm_max_output_tokens,
     )
 
@@ -64,7 +84,7 @@ def create_consumer(
     """The `conversation` consumer group on inbound messages and delivery statuses."""
     consumer = EventConsumer(
         name=CONSUMER_GROUP,
-        topics=(Topic.MESSAGES_INBOUND, Topic.MESSAGES_STATUS),
+        topics=(Topic.MESSAGES_INBOUND, Topic.MESSAGES_STATUS, Topic.ENTITLEMENTS),
         bootstrap_servers=platform.kafka_bootstrap_servers,
         db=db,
         inbox=Inbox(inbox),
@@ -76,6 +96,7 @@ def create_consumer(
     )
     consumer.on(MessageReceived, create_assistant(settings, db).answer)
     consumer.on(MessageStatusChanged, on_status_changed)
+    consumer.on(EntitlementChanged, on_entitlement)
     return consumer
 
 

@@ -1,16 +1,23 @@
-"""The assistant: answers a contact's message with the model, then records it all at once.
+"""The assistant: decides what a contact's message gets, then records it all at once.
 
-The model is called with no transaction open (it is slow); the transcript, the reply request and
-the usage are then written in the one transaction that also claims the event in the inbox, so a
-redelivered message never produces a second reply.
+Everything slow (moderation, the summary, the model) happens with no transaction open. The
+transcript, the reply request, usage and every state change are then written in the one
+transaction that also claims the event in the inbox, so a redelivered message never produces a
+second reply. That transaction locks the conversation and looks again: if an operator took it
+over or the AI was switched off while the model was thinking, the model's reply is not sent.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.db import Database
@@ -18,6 +25,8 @@ from switchboard.common.kafka import Delivery
 from switchboard.common.outbox import Outbox
 from switchboard.common.telemetry import mask_address
 from switchboard.contracts import (
+    AnyEvent,
+    LlmPurpose,
     MessageReceived,
     MessageReceivedData,
     MessageRequested,
@@ -28,18 +37,47 @@ from switchboard.contracts import (
     tenant_key,
 )
 from switchboard.conversation import metrics
+from switchboard.conversation.assistant import commands, memory, prompt, replies
+from switchboard.conversation.assistant.commands import Command
 from switchboard.conversation.contacts.service import contact_service
 from switchboard.conversation.conversations.service import conversation_service
 from switchboard.conversation.llm import (
-    ChatMessage,
+    AllProvidersFailed,
     Completion,
     CompletionRequest,
-    LLMProvider,
     PriceTable,
 )
-from switchboard.conversation.models import Conversation, Turn, outbox
+from switchboard.conversation.llm.routing import ModelRouter
+from switchboard.conversation.models import (
+    AssistantSettings,
+    Contact,
+    Conversation,
+    Entitlement,
+    Turn,
+    outbox,
+)
+from switchboard.conversation.moderation import Verdict
+from switchboard.conversation.moderation.routing import ModerationRouter
+from switchboard.conversation.personas.service import ResolvedPersona, persona_service
+from switchboard.conversation.settings.service import Switches, settings_service
+from switchboard.conversation.shaping import fit_reply
 
 log = structlog.get_logger(__name__)
+
+Outcome = Literal[
+    "answered",
+    "blocked",
+    "handed_over",
+    "rate_limited",
+    "command",
+    "handoff",
+    "ai_off",
+    "quota",
+    "flagged",
+    "failed",
+]
+ENTITLEMENT_COUNTERS = ("ai_replies", "llm_tokens")
+"""`entitlement.changed` counters that, at zero, stop the assistant from calling a model."""
 
 
 def reply_key(message: MessageReceivedData) -> str:
@@ -47,115 +85,371 @@ def reply_key(message: MessageReceivedData) -> str:
     return f"reply:{message.message_id}"
 
 
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One model call and what it cost, published as `usage`."""
+
+    purpose: LlmPurpose
+    completion: Completion
+    latency_ms: int
+
+
+@dataclass
+class Decision:
+    """What a message gets; computed outside the transaction, applied inside it."""
+
+    outcome: Outcome
+    reply: str | None = None
+    command: Command | None = None
+    chat: Call | None = None
+    withheld: bool = False
+    """The model answered but its reply failed moderation: kept for review, never sent."""
+    review: str | None = None
+    handoff: str | None = None
+    verdict: dict[str, Any] | None = None
+    fallback: tuple[str, ...] = ()
+    summary: tuple[str, int] | None = None
+    """A new rolling summary and the last turn it covers."""
+    calls: list[Call] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    """What the decision needs, read in one short session."""
+
+    contact: Contact | None
+    conversation: Conversation | None
+    settings: AssistantSettings
+    switches: Switches
+    entitled: bool
+    persona: ResolvedPersona
+    turns: list[Turn]
+    recent_messages: int
+
+
 class Assistant:
     def __init__(
         self,
         db: Database,
-        provider: LLMProvider,
+        router: ModelRouter,
         prices: PriceTable,
+        moderation: ModerationRouter,
         *,
-        instructions: str,
         context_turns: int,
+        memory_token_budget: int,
         max_output_tokens: int,
     ) -> None:
         self.db = db
-        self.provider = provider
+        self.router = router
         self.prices = prices
-        self.instructions = instructions
+        self.moderation = moderation
         self.context_turns = context_turns
+        self.memory_token_budget = memory_token_budget
         self.max_output_tokens = max_output_tokens
         self.outbox = Outbox(outbox)
 
     async def answer(self, event: MessageReceived, delivery: Delivery) -> None:
-        """Reply to a contact's message: context, then the model, then one transaction."""
+        """Decide what the contact's message gets, then record it in one transaction."""
         if event.data.keyword is not None:
             return  # STOP, START, HELP...: the gateway already sent the one confirmation
-        history = await self._history(event)
-        if history is None:
+        context = await self._context(event)
+        if context is None:
             return
-        completion = await self._complete(history, event.data)
+        started = time.perf_counter()
+        decision = await self._decide(event, context)
         async with delivery.transaction() as session:
-            conversation = await self._record(session, event, completion)
+            conversation = await self._record(session, event, decision)
         if conversation is not None:
-            self._replied(event.data, conversation, completion)
-
-    async def _history(self, event: MessageReceived) -> list[Turn] | None:
-        """Earlier turns for the model; None if the message was already answered."""
-        async with self.db.sessions() as session:
-            # Checked before the model is paid for; the transaction below still decides.
-            if await conversation_service.has_message(
-                session, event.tenant_id, event.data.message_id
-            ):
-                return None
-            if self.context_turns == 0:
-                return []
-            return await conversation_service.recent_turns(
-                session, event.tenant_id, event.data, self.context_turns
+            metrics.MESSAGES.labels(event.data.channel, decision.outcome).inc()
+            log.info(
+                "assistant.decided",
+                conversation_id=str(conversation.id),
+                contact=mask_address(event.data.from_address),
+                outcome=decision.outcome,
+                seconds=round(time.perf_counter() - started, 3),
             )
 
-    async def _complete(self, history: Sequence[Turn], message: MessageReceivedData) -> Completion:
-        request = CompletionRequest(
-            instructions=self.instructions,
-            messages=(
-                *(
-                    ChatMessage(role="user" if t.role == "user" else "assistant", text=t.body)
-                    for t in history
+    # Reading ----------------------------------------------------------------------------------
+
+    async def _context(self, event: MessageReceived) -> Context | None:
+        """What the decision needs; None if the message was already answered."""
+        tenant_id, message = event.tenant_id, event.data
+        async with self.db.sessions() as session:
+            # Checked before any model is paid for; the transaction still decides.
+            if await conversation_service.has_message(session, tenant_id, message.message_id):
+                return None
+            contact = await contact_service.find(session, tenant_id, message.from_address)
+            conversation = (
+                await conversation_service.find_open(
+                    session, contact.id, message.channel, message.to_address
+                )
+                if contact is not None
+                else None
+            )
+            settings = await settings_service.get(session, tenant_id)
+            turns: list[Turn] = []
+            recent = 0
+            if conversation is not None:
+                if self.context_turns > 0:
+                    turns = await conversation_service.unsummarised_turns(
+                        session, conversation, limit=self.context_turns * 2
+                    )
+                recent = await conversation_service.recent_messages(
+                    session,
+                    conversation.id,
+                    since=datetime.now(UTC) - timedelta(minutes=1),
+                    limit=settings.contact_messages_per_minute,
+                )
+            return Context(
+                contact=contact,
+                conversation=conversation,
+                settings=settings,
+                switches=await settings_service.switches(session, settings),
+                entitled=await _entitled(session, tenant_id, message.from_address),
+                persona=await persona_service.resolve(
+                    session,
+                    tenant_id,
+                    contact.persona if contact and contact.persona else "",
+                    settings.default_persona,
                 ),
-                ChatMessage(role="user", text=message.body),
+                turns=turns,
+                recent_messages=recent,
+            )
+
+    # Deciding ---------------------------------------------------------------------------------
+
+    async def _decide(self, event: MessageReceived, context: Context) -> Decision:
+        message, settings, conversation = event.data, context.settings, context.conversation
+        if context.contact is not None and context.contact.blocked:
+            return Decision("blocked")
+        if conversation is not None and conversation.handler == "human":
+            return Decision("handed_over")
+        if context.recent_messages >= settings.contact_messages_per_minute:
+            return Decision("rate_limited")
+        command = commands.parse(message.body, settings.handoff_phrases)
+        if isinstance(command, commands.HandoffRequest):
+            return Decision("handoff", reply=replies.HANDOFF, handoff=command.reason)
+        if command is not None:
+            return Decision("command", command=command)
+        if not context.switches.enabled:
+            return Decision("ai_off")
+        if not context.entitled:
+            if conversation is not None and conversation.quota_notified:
+                return Decision("quota")
+            return Decision("quota", reply=replies.QUOTA)
+        inbound = await self.moderation.route(settings.routes.get("moderation")).check(
+            message.body, direction="inbound", extra_phrases=settings.blocked_phrases
+        )
+        if inbound.flagged:
+            # What has arrived cannot be refused: a person looks at it and takes it from here.
+            reason = f"inbound message flagged: {_describe(inbound)}"
+            return Decision(
+                "flagged",
+                reply=replies.SAFE,
+                review=reason,
+                handoff=reason,
+                verdict=inbound.as_record(),
+            )
+        return await self._model_reply(event, context)
+
+    async def _model_reply(self, event: MessageReceived, context: Context) -> Decision:
+        message, settings = event.data, context.settings
+        conversation = context.conversation
+        routes = settings.routes
+        plan = memory.plan(
+            context.turns, keep_turns=self.context_turns, token_budget=self.memory_token_budget
+        )
+        calls: list[Call] = []
+        summary = conversation.summary if conversation is not None else None
+        summary_update: tuple[str, int] | None = None
+        if plan.to_fold:
+            request = memory.summary_request(summary, plan.to_fold)
+            try:
+                folded = await self._call("summary", request, routes)
+            except AllProvidersFailed as exc:
+                # The reply still goes out; the turns are folded on a later message.
+                log.warning("assistant.summary_failed", reasons=list(exc.reasons))
+            else:
+                calls.append(folded)
+                summary = folded.completion.text.strip()
+                summary_update = (summary, plan.to_fold[-1].seq)
+        request = CompletionRequest(
+            instructions=prompt.instructions(
+                persona=context.persona,
+                settings=settings,
+                contact=context.contact,
+                channel=message.channel,
+                summary=summary,
             ),
+            messages=memory.chat_messages(plan.verbatim, message.body),
             max_output_tokens=self.max_output_tokens,
         )
+        try:
+            chat = await self._call("chat", request, routes)
+        except AllProvidersFailed as exc:
+            return Decision(
+                "failed",
+                reply=replies.UNAVAILABLE,
+                review="no model answered: " + "; ".join(exc.reasons),
+                fallback=exc.reasons,
+                summary=summary_update,
+                calls=calls,
+            )
+        calls.append(chat)
+        outbound = await self.moderation.route(settings.routes.get("moderation")).check(
+            chat.completion.text, direction="outbound", extra_phrases=settings.blocked_phrases
+        )
+        if outbound.flagged:
+            return Decision(
+                "flagged",
+                reply=replies.SAFE,
+                chat=chat,
+                withheld=True,
+                review=f"reply withheld: {_describe(outbound)}",
+                verdict=outbound.as_record(),
+                fallback=chat.completion.fallback,
+                summary=summary_update,
+                calls=calls,
+            )
+        shaped = fit_reply(
+            chat.completion.text, channel=message.channel, max_segments=settings.sms_max_segments
+        )
+        if shaped.shortened:
+            metrics.REPLIES_SHORTENED.labels(message.channel).inc()
+        return Decision(
+            "answered",
+            reply=shaped.text,
+            chat=chat,
+            fallback=chat.completion.fallback,
+            summary=summary_update,
+            calls=calls,
+        )
+
+    async def _call(
+        self, purpose: LlmPurpose, request: CompletionRequest, routes: dict[str, list[str]]
+    ) -> Call:
         started = time.perf_counter()
-        completion = await self.provider.complete(request)
+        completion = await self.router.route(purpose, routes).complete(request)
+        elapsed = time.perf_counter() - started
         labels = (completion.provider, completion.model)
-        metrics.LLM_DURATION.labels(*labels).observe(time.perf_counter() - started)
+        metrics.LLM_DURATION.labels(*labels).observe(elapsed)
         metrics.LLM_TOKENS.labels(*labels, "input").inc(completion.input_tokens)
         metrics.LLM_TOKENS.labels(*labels, "output").inc(completion.output_tokens)
-        return completion
+        return Call(purpose, completion, round(elapsed * 1000))
+
+    # Recording --------------------------------------------------------------------------------
 
     async def _record(
-        self, session: AsyncSession, event: MessageReceived, completion: Completion
+        self, session: AsyncSession, event: MessageReceived, decision: Decision
     ) -> Conversation | None:
-        """Contact, conversation, both turns, the reply and the usage; None if already there."""
+        """Apply the decision; None if this message is already in the transcript."""
         tenant_id, message = event.tenant_id, event.data
         contact = await contact_service.ensure(session, tenant_id, message.from_address)
         conversation = await conversation_service.open_for(
             session, contact, message.channel, message.to_address
         )
-        if not await conversation_service.add_user_turn(session, conversation, message):
+        if decision.chat is not None and not decision.withheld:
+            decision = await self._still_wanted(session, conversation, decision)
+        added = await conversation_service.add_user_turn(
+            session, conversation, message, outcome=decision.outcome
+        )
+        if not added:
             return None
-        await conversation_service.add_assistant_turn(
-            session, conversation, completion, idempotency_key=reply_key(message)
-        )
-        await self.outbox.add_many(
-            session,
-            [
-                (
-                    self._reply(event, conversation, completion),
-                    contact_key(tenant_id, contact.address),
-                ),
-                (self._usage(event, completion), tenant_key(tenant_id)),
-            ],
-        )
+        events: list[tuple[AnyEvent, bytes | None]] = [
+            (self._usage(event, call), tenant_key(tenant_id)) for call in decision.calls
+        ]
+        reply, role = decision.reply, "system"
+        if decision.command is not None:
+            reply = await self._apply_command(session, contact, conversation, decision.command)
+        if decision.summary is not None:
+            conversation.summary, conversation.summary_through_seq = decision.summary
+        if decision.handoff is not None:
+            conversation_service.hand_off(conversation, decision.handoff)
+        if decision.review is not None:
+            conversation_service.flag_for_review(conversation, decision.review)
+        if decision.outcome == "quota":
+            conversation.quota_notified = True
+        elif decision.outcome == "answered":
+            conversation.quota_notified = False
+        if decision.chat is not None:
+            turn = await conversation_service.add_reply_turn(
+                session,
+                conversation,
+                role="assistant",
+                body=decision.chat.completion.text if decision.withheld else (reply or ""),
+                idempotency_key=None if decision.withheld else reply_key(message),
+                completion=decision.chat.completion,
+                cost=self._cost(decision.chat.completion),
+                latency_ms=decision.chat.latency_ms,
+                moderation=decision.verdict if decision.withheld else None,
+                outcome="withheld" if decision.withheld else None,
+            )
+            role = "system" if decision.withheld else "assistant"
+            if not decision.withheld:
+                reply = None  # already recorded as the assistant's turn
+                events.append(self._request(event, conversation, turn.body))
+        if reply is not None:
+            await conversation_service.add_reply_turn(
+                session,
+                conversation,
+                role=role,
+                body=reply,
+                idempotency_key=reply_key(message),
+                fallback=decision.fallback if decision.chat is None else (),
+                moderation=decision.verdict if decision.chat is None else None,
+            )
+            events.append(self._request(event, conversation, reply))
+        if isinstance(decision.command, commands.Reset):
+            conversation_service.close(conversation)
+        await self.outbox.add_many(session, events)
         return conversation
 
-    def _replied(
-        self, message: MessageReceivedData, conversation: Conversation, completion: Completion
-    ) -> None:
-        metrics.REPLIES.labels(message.channel, completion.provider).inc()
-        log.info(
-            "assistant.replied",
-            conversation_id=str(conversation.id),
-            contact=mask_address(message.from_address),
-            provider=completion.provider,
-            model=completion.model,
-            input_tokens=completion.input_tokens,
-            output_tokens=completion.output_tokens,
+    async def _still_wanted(
+        self, session: AsyncSession, conversation: Conversation, decision: Decision
+    ) -> Decision:
+        """The model's reply, unless an operator took over or the AI was switched off while
+        the model was thinking (the usage still counts: the call was made)."""
+        if conversation.handler == "human":
+            return replace(decision, outcome="handed_over", reply=None, chat=None)
+        settings = await settings_service.get(session, conversation.tenant_id)
+        if not (await settings_service.switches(session, settings)).enabled:
+            return replace(decision, outcome="ai_off", reply=None, chat=None)
+        return decision
+
+    async def _apply_command(
+        self,
+        session: AsyncSession,
+        contact: Contact,
+        conversation: Conversation,
+        command: Command,
+    ) -> str:
+        if isinstance(command, commands.Reset):
+            return replies.RESET
+        if isinstance(command, commands.SetConfig):
+            problem = await contact_service.configure(
+                session, contact, command.field, command.value
+            )
+            if problem is not None:
+                return f"{problem} {commands.CONFIG_USAGE}"
+            return "Saved. " + await self._show_config(session, contact)
+        if isinstance(command, commands.BadConfig):
+            return f"{command.problem} {commands.CONFIG_USAGE}"
+        return await self._show_config(session, contact) + " " + commands.CONFIG_USAGE
+
+    async def _show_config(self, session: AsyncSession, contact: Contact) -> str:
+        settings = await settings_service.get(session, contact.tenant_id)
+        persona = contact.persona or settings.default_persona
+        return (
+            f"Your settings: persona {persona}, name {contact.display_name or '(not set)'}, "
+            f"language {contact.language or '(automatic)'}, "
+            f"time zone {contact.time_zone or '(not set)'}."
         )
 
-    def _reply(
-        self, event: MessageReceived, conversation: Conversation, completion: Completion
-    ) -> MessageRequested:
+    # Events -----------------------------------------------------------------------------------
+
+    def _request(
+        self, event: MessageReceived, conversation: Conversation, body: str
+    ) -> tuple[AnyEvent, bytes | None]:
         message = event.data
         data = MessageRequestedData(
             idempotency_key=reply_key(message),
@@ -164,29 +458,52 @@ class Assistant:
             channel=message.channel,
             to_address=message.from_address,
             from_address=message.to_address,
-            body=completion.text,
+            body=body,
             conversation_id=conversation.id,
             in_reply_to=message.message_id,
         )
-        return MessageRequested.create(event.tenant_id, data)
+        request = MessageRequested.create(event.tenant_id, data)
+        return request, contact_key(event.tenant_id, message.from_address)
 
-    def _usage(self, event: MessageReceived, completion: Completion) -> UsageRecorded:
-        message = event.data
-        cost = self.prices.cost(
+    def _cost(self, completion: Completion) -> Decimal:
+        return self.prices.cost(
             completion.model,
             input_tokens=completion.input_tokens,
             output_tokens=completion.output_tokens,
         )
+
+    def _usage(self, event: MessageReceived, call: Call) -> UsageRecorded:
+        message, completion = event.data, call.completion
+        source = "llm" if call.purpose == "chat" else f"llm:{call.purpose}"
         data = UsageRecordedData(
             kind="llm_tokens",
             quantity=completion.input_tokens + completion.output_tokens,
-            cost=cost,
-            source_id=f"llm:{message.message_id}",
+            cost=self._cost(completion),
+            source_id=f"{source}:{message.message_id}",
             contact_address=message.from_address,
             channel=message.channel,
             provider=completion.provider,
             model=completion.model,
             input_tokens=completion.input_tokens,
             output_tokens=completion.output_tokens,
+            latency_ms=call.latency_ms,
+            purpose=call.purpose,
         )
         return UsageRecorded.create(event.tenant_id, data)
+
+
+def _describe(verdict: Verdict) -> str:
+    return "; ".join(f"{f.category.value} ({f.source}: {f.reason})" for f in verdict.findings)
+
+
+async def _entitled(session: AsyncSession, tenant_id: UUID, address: str) -> bool:
+    """False when billing says the tenant (or this contact) may not use the assistant now."""
+    statement = select(Entitlement).where(
+        Entitlement.tenant_id == tenant_id, Entitlement.contact_address.in_(("", address))
+    )
+    for entitlement in (await session.scalars(statement)).all():
+        if entitlement.state == "suspended":
+            return False
+        if any(entitlement.remaining.get(k, 1) <= 0 for k in ENTITLEMENT_COUNTERS):
+            return False
+    return True

@@ -1,18 +1,46 @@
-"""Contacts: created the first time someone writes; every new contact is published."""
+"""Contacts: created the first time someone writes; every change is published.
+
+`contact.upserted` and `contact.deleted` go out through the outbox in the transaction of the
+change, keyed by tenant and address like the contact's messages, so the compacted `contacts`
+topic ends with each contact's latest state (or its deletion) and other services' replicas
+follow it.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, select
+import structlog
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import Select, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.errors import NotFound
 from switchboard.common.outbox import Outbox
-from switchboard.contracts import ContactData, ContactUpserted, contact_key, new_event_id
-from switchboard.conversation.models import Contact, outbox
+from switchboard.contracts import (
+    ContactData,
+    ContactDeleted,
+    ContactDeletedData,
+    ContactUpserted,
+    contact_key,
+    new_event_id,
+)
+from switchboard.conversation.assistant.commands import ConfigField
+from switchboard.conversation.contacts.schemas import (
+    MAX_ATTRIBUTES,
+    ContactExport,
+    ContactRead,
+    ContactUpdate,
+    ConversationExport,
+    TurnExport,
+)
+from switchboard.conversation.models import Contact, Conversation, Turn, outbox
+from switchboard.conversation.personas.service import persona_service
+
+log = structlog.get_logger(__name__)
 
 
 def normalize_address(raw: str) -> str:
@@ -29,6 +57,8 @@ def contact_data(contact: Contact) -> ContactData:
         time_zone=contact.time_zone,
         attributes=dict(contact.attributes),
         blocked=contact.blocked,
+        persona=contact.persona,
+        language=contact.language,
     )
 
 
@@ -51,16 +81,139 @@ class ContactService:
         created = await session.scalar(statement)
         contact = (await session.scalars(_at_address(tenant_id, address))).one()
         if created is not None:
-            event = ContactUpserted.create(tenant_id, contact_data(contact))
-            await self.outbox.add(session, event, key=contact_key(tenant_id, address))
+            await self.publish(session, contact)
         return contact
 
-    async def get(self, session: AsyncSession, tenant_id: UUID, contact_id: UUID) -> Contact:
-        """One contact; another tenant's contact is a 404."""
-        contact = await session.get(Contact, contact_id)
-        if contact is None or contact.tenant_id != tenant_id:
+    async def find(self, session: AsyncSession, tenant_id: UUID, address: str) -> Contact | None:
+        return await session.scalar(_at_address(tenant_id, address))
+
+    async def configure(
+        self, session: AsyncSession, contact: Contact, field: ConfigField, value: str
+    ) -> str | None:
+        """Apply a contact's own `CONFIG` change and publish it; the problem, if it is refused."""
+        if field == "persona":
+            if not await persona_service.exists(session, contact.tenant_id, value):
+                names = ", ".join(
+                    p.slug for p in await persona_service.available(session, contact.tenant_id)
+                )
+                return f'There is no persona "{value}". Choose one of: {names}.'
+            contact.persona = value
+        elif field == "name":
+            contact.display_name = value
+        elif field == "language":
+            contact.language = value
+        else:
+            contact.time_zone = value
+        await self.publish(session, contact)
+        return None
+
+    async def publish(self, session: AsyncSession, contact: Contact) -> None:
+        """Announce the contact as it now is on `contacts` (compacted: the latest wins)."""
+        await session.flush()
+        event = ContactUpserted.create(contact.tenant_id, contact_data(contact))
+        await self.outbox.add(session, event, key=contact_key(contact.tenant_id, contact.address))
+
+    async def get(
+        self, session: AsyncSession, tenant_id: UUID, contact_id: UUID, *, lock: bool = False
+    ) -> Contact:
+        """One contact (locked for a change if `lock`); another tenant's contact is a 404."""
+        statement = select(Contact).where(Contact.id == contact_id, Contact.tenant_id == tenant_id)
+        if lock:
+            statement = statement.with_for_update()
+        contact = await session.scalar(statement)
+        if contact is None:
             raise NotFound("No such contact.")
         return contact
+
+    async def update(
+        self, session: AsyncSession, tenant_id: UUID, contact_id: UUID, body: ContactUpdate
+    ) -> Contact:
+        """Change the fields sent and publish the contact if anything changed.
+
+        The row is locked first, so two concurrent changes to `attributes` both survive (each
+        merges into what the other committed) and their events leave in commit order.
+        """
+        contact = await self.get(session, tenant_id, contact_id, lock=True)
+        sent: dict[str, Any] = body.model_dump(include=body.model_fields_set)
+        if sent.get("persona") is not None:
+            await persona_service.require(session, tenant_id, sent["persona"], field=("persona",))
+        if "attributes" in sent:
+            sent["attributes"] = _merged(contact.attributes, sent["attributes"])
+        changed = sorted(name for name, value in sent.items() if getattr(contact, name) != value)
+        for name in changed:
+            setattr(contact, name, sent[name])
+        if changed:
+            await self.publish(session, contact)
+        return contact
+
+    async def export(
+        self, session: AsyncSession, tenant_id: UUID, contact_id: UUID
+    ) -> ContactExport:
+        """Everything kept about the contact: its profile and every conversation, open or
+        closed, with every turn; one document, for a privacy (access) request."""
+        contact = await self.get(session, tenant_id, contact_id)
+        conversations = (
+            await session.scalars(
+                select(Conversation)
+                .where(Conversation.tenant_id == tenant_id, Conversation.contact_id == contact.id)
+                .order_by(Conversation.created_at, Conversation.id)
+            )
+        ).all()
+        turns: dict[UUID, list[TurnExport]] = {c.id: [] for c in conversations}
+        rows = await session.scalars(
+            select(Turn)
+            .where(Turn.tenant_id == tenant_id, Turn.conversation_id.in_(list(turns)))
+            .order_by(Turn.seq)
+        )
+        for turn in rows:
+            turns[turn.conversation_id].append(
+                TurnExport.model_validate(turn, from_attributes=True)
+            )
+        return ContactExport(
+            exported_at=datetime.now(UTC),
+            contact=ContactRead.model_validate(contact, from_attributes=True),
+            conversations=[
+                ConversationExport.model_validate(
+                    {**_columns(conversation), "turns": turns[conversation.id]}
+                )
+                for conversation in conversations
+            ],
+        )
+
+    async def delete(self, session: AsyncSession, tenant_id: UUID, contact_id: UUID) -> None:
+        """Erase the contact, its conversations and their turns in the caller's transaction,
+        and publish `contact.deleted` with them (a privacy erasure request).
+
+        Locks come first, contact then its conversations: a worker writing a turn holds its
+        conversation's lock, so the erasure waits for that turn and then removes it too, and a
+        worker starting a conversation for this contact waits for the erasure (and then makes
+        a new contact: the person wrote again).
+        """
+        contact = await self.get(session, tenant_id, contact_id, lock=True)
+        conversation_ids = list(
+            (
+                await session.scalars(
+                    select(Conversation.id)
+                    .where(Conversation.contact_id == contact.id)
+                    .order_by(Conversation.id)
+                    .with_for_update()
+                )
+            ).all()
+        )
+        turns = await session.execute(
+            delete(Turn).where(Turn.conversation_id.in_(conversation_ids))
+        )
+        await session.execute(delete(Conversation).where(Conversation.id.in_(conversation_ids)))
+        await session.execute(delete(Contact).where(Contact.id == contact.id))
+        event = ContactDeleted.create(tenant_id, ContactDeletedData(contact_id=contact.id))
+        await self.outbox.add(session, event, key=contact_key(tenant_id, contact.address))
+        log.info(
+            "contact.erased",
+            tenant_id=str(tenant_id),
+            contact_id=str(contact.id),
+            conversations=len(conversation_ids),
+            turns=getattr(turns, "rowcount", None),
+        )
 
     async def list(
         self,
@@ -79,6 +232,30 @@ class ContactService:
             statement = statement.where(Contact.created_at < before)
         statement = statement.order_by(Contact.created_at.desc(), Contact.id.desc()).limit(limit)
         return list((await session.scalars(statement)).all())
+
+
+def _merged(current: dict[str, str], sent: dict[str, str | None]) -> dict[str, str]:
+    """`current` with the keys sent set, and those sent as `null` removed (at most 50 keys)."""
+    merged = {**current, **{k: v for k, v in sent.items() if v is not None}}
+    for key in (k for k, v in sent.items() if v is None):
+        merged.pop(key, None)
+    if len(merged) > MAX_ATTRIBUTES:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "too_many_attributes",
+                    "loc": ("body", "attributes"),
+                    "msg": f"A contact has at most {MAX_ATTRIBUTES} attributes; this change "
+                    f"would leave {len(merged)}. Remove some by setting them to null.",
+                    "input": sent,
+                }
+            ]
+        )
+    return merged
+
+
+def _columns(row: Conversation) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in Conversation.__table__.columns}
 
 
 contact_service = ContactService()

@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, select, text
+from sqlalchemy import ColumnElement, Select, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from switchboard.common.errors import NotFound
-from switchboard.contracts import DeliveryStatus, MessageReceivedData, is_forward, new_event_id
+from switchboard.common.errors import Conflict, NotFound
+from switchboard.common.outbox import Outbox
+from switchboard.contracts import (
+    Channel,
+    DeliveryStatus,
+    MessageReceivedData,
+    MessageRequested,
+    MessageRequestedData,
+    contact_key,
+    is_forward,
+    new_event_id,
+)
 from switchboard.conversation.conversations.schemas import (
     ConversationDetail,
     ConversationRead,
     TurnRead,
 )
 from switchboard.conversation.llm import Completion
-from switchboard.conversation.models import Contact, Conversation, Turn
+from switchboard.conversation.models import Contact, Conversation, Turn, outbox
+
+_UNHEARD = ("command", "blocked", "rate_limited", "withheld")
+"""Outcomes of turns the model never reads back."""
 
 
 def _open_thread(channel: str, sender_address: str) -> tuple[ColumnElement[bool], ...]:
@@ -29,6 +45,9 @@ def _open_thread(channel: str, sender_address: str) -> tuple[ColumnElement[bool]
 
 
 class ConversationService:
+    def __init__(self) -> None:
+        self.outbox = Outbox(outbox)
+
     async def open_for(
         self, session: AsyncSession, contact: Contact, channel: str, sender_address: str
     ) -> Conversation:
@@ -90,8 +109,54 @@ class ConversationService:
         )
         return list(reversed((await session.scalars(statement)).all()))
 
+    async def find_open(
+        self, session: AsyncSession, contact_id: UUID, channel: str, sender_address: str
+    ) -> Conversation | None:
+        statement = select(Conversation).where(
+            Conversation.contact_id == contact_id, *_open_thread(channel, sender_address)
+        )
+        return await session.scalar(statement)
+
+    async def unsummarised_turns(
+        self, session: AsyncSession, conversation: Conversation, *, limit: int
+    ) -> list[Turn]:
+        """The newest `limit` turns the rolling summary does not cover yet, oldest first,
+        without what the model should not read (automatic replies, commands, withheld text)."""
+        statement = (
+            select(Turn)
+            .where(
+                Turn.conversation_id == conversation.id,
+                Turn.seq > conversation.summary_through_seq,
+                Turn.role != "system",
+                or_(Turn.outcome.is_(None), Turn.outcome.not_in(_UNHEARD)),
+            )
+            .order_by(Turn.seq.desc())
+            .limit(limit)
+        )
+        return list(reversed((await session.scalars(statement)).all()))
+
+    async def recent_messages(
+        self, session: AsyncSession, conversation_id: UUID, *, since: datetime, limit: int
+    ) -> int:
+        """How many of the contact's last `limit` messages arrived after `since` (walking the
+        newest turns only, so a flood costs no more to count than a trickle)."""
+        newest = (
+            select(Turn.created_at)
+            .where(Turn.conversation_id == conversation_id, Turn.role == "user")
+            .order_by(Turn.seq.desc())
+            .limit(limit)
+            .subquery()
+        )
+        statement = select(func.count()).select_from(newest).where(newest.c.created_at > since)
+        return int(await session.scalar(statement) or 0)
+
     async def add_user_turn(
-        self, session: AsyncSession, conversation: Conversation, message: MessageReceivedData
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        message: MessageReceivedData,
+        *,
+        outcome: str,
     ) -> bool:
         """Append the contact's message; False if this message is already in the transcript."""
         statement = (
@@ -103,6 +168,7 @@ class ConversationService:
                 role="user",
                 body=message.body,
                 message_id=message.message_id,
+                outcome=outcome,
             )
             .on_conflict_do_nothing(index_elements=["tenant_id", "message_id"])
             .returning(Turn.id)
@@ -112,31 +178,69 @@ class ConversationService:
             conversation.last_message_at = datetime.now(UTC)
         return added
 
-    async def add_assistant_turn(
+    async def add_reply_turn(
         self,
         session: AsyncSession,
         conversation: Conversation,
-        completion: Completion,
         *,
-        idempotency_key: str,
+        role: str,
+        body: str,
+        idempotency_key: str | None,
+        completion: Completion | None = None,
+        cost: Decimal | None = None,
+        latency_ms: int | None = None,
+        fallback: Sequence[str] = (),
+        moderation: dict[str, Any] | None = None,
+        outcome: str | None = None,
+        author: str | None = None,
     ) -> Turn:
-        """Append the assistant's reply, queued for delivery under `idempotency_key`."""
+        """Append a reply: the model's (with its call's provider, tokens, cost, latency and
+        fallback reasons), an operator's, or an automatic one. One with an idempotency key is
+        queued for delivery under it; one without (a withheld reply) is never sent."""
         turn = Turn(
             conversation_id=conversation.id,
             tenant_id=conversation.tenant_id,
-            role="assistant",
-            body=completion.text,
+            role=role,
+            body=body,
             idempotency_key=idempotency_key,
-            provider=completion.provider,
-            model=completion.model,
-            input_tokens=completion.input_tokens,
-            output_tokens=completion.output_tokens,
-            delivery_status="queued",
+            cost=cost,
+            latency_ms=latency_ms,
+            fallback=list(completion.fallback if completion else fallback),
+            moderation=moderation,
+            outcome=outcome,
+            author=author,
+            delivery_status="queued" if idempotency_key else None,
         )
+        if completion is not None:
+            turn.provider, turn.model = completion.provider, completion.model
+            turn.input_tokens, turn.output_tokens = (
+                completion.input_tokens,
+                completion.output_tokens,
+            )
         session.add(turn)
         conversation.last_message_at = datetime.now(UTC)
         await session.flush()
         return turn
+
+    def hand_off(self, conversation: Conversation, reason: str) -> None:
+        """A person answers from now on; the assistant stays silent until handed back."""
+        if conversation.handler != "human":
+            conversation.handler = "human"
+            conversation.handoff_reason = reason
+            conversation.handed_off_at = datetime.now(UTC)
+
+    def hand_back(self, conversation: Conversation) -> None:
+        conversation.handler = "assistant"
+        conversation.quota_notified = False
+
+    def flag_for_review(self, conversation: Conversation, reason: str) -> None:
+        conversation.needs_review = True
+        conversation.review_reason = reason
+
+    def close(self, conversation: Conversation) -> None:
+        """End the thread: the contact's next message starts a new one, with no memory."""
+        conversation.status = "closed"
+        conversation.closed_at = datetime.now(UTC)
 
     async def record_delivery(
         self, session: AsyncSession, tenant_id: UUID, idempotency_key: str, status: DeliveryStatus
@@ -163,17 +267,85 @@ class ConversationService:
         contact_id: UUID | None,
         limit: int,
         before: datetime | None,
+        handler: str | None = None,
+        needs_review: bool | None = None,
+        status: str | None = None,
     ) -> list[Conversation]:
         """The tenant's conversations, most recently active first."""
         statement = select(Conversation).where(Conversation.tenant_id == tenant_id)
         if contact_id is not None:
             statement = statement.where(Conversation.contact_id == contact_id)
+        if handler is not None:
+            statement = statement.where(Conversation.handler == handler)
+        if needs_review is not None:
+            statement = statement.where(Conversation.needs_review == needs_review)
+        if status is not None:
+            statement = statement.where(Conversation.status == status)
         if before is not None:
             statement = statement.where(Conversation.last_message_at < before)
         statement = statement.order_by(
             Conversation.last_message_at.desc(), Conversation.id.desc()
         ).limit(limit)
         return list((await session.scalars(statement)).all())
+
+    async def locked(
+        self, session: AsyncSession, tenant_id: UUID, conversation_id: UUID
+    ) -> Conversation:
+        """One conversation, locked for a change (against the assistant's own transaction);
+        another tenant's is a 404."""
+        statement = select(Conversation).where(
+            Conversation.id == conversation_id, Conversation.tenant_id == tenant_id
+        )
+        conversation = await session.scalar(statement.with_for_update())
+        if conversation is None:
+            raise NotFound("No such conversation.")
+        return conversation
+
+    async def operator_reply(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        *,
+        body: str,
+        author: str,
+        idempotency_key: str | None,
+    ) -> tuple[Turn, bool]:
+        """A person's reply, queued for delivery; the conversation is theirs from now on.
+
+        Returns the turn and whether it is new: a retry with the same idempotency key gets the
+        first reply back and sends nothing more.
+        """
+        if conversation.status != "open":
+            raise Conflict(
+                "This conversation is closed; the contact's next message opens a new one."
+            )
+        key = f"operator:{conversation.id}:{idempotency_key or new_event_id()}"
+        existing = await session.scalar(
+            select(Turn).where(
+                Turn.tenant_id == conversation.tenant_id, Turn.idempotency_key == key
+            )
+        )
+        if existing is not None:
+            return existing, False
+        self.hand_off(conversation, "an operator replied")
+        turn = await self.add_reply_turn(
+            session, conversation, role="operator", body=body, idempotency_key=key, author=author
+        )
+        contact = await session.get(Contact, conversation.contact_id)
+        assert contact is not None  # a conversation's contact is deleted with it
+        data = MessageRequestedData(
+            idempotency_key=key,
+            origin="operator",
+            priority="reply",
+            channel=cast(Channel, conversation.channel),
+            to_address=contact.address,
+            from_address=conversation.sender_address,
+            body=body,
+            conversation_id=conversation.id,
+        )
+        event = MessageRequested.create(conversation.tenant_id, data)
+        await self.outbox.add(session, event, key=contact_key(contact.tenant_id, contact.address))
+        return turn, True
 
     async def get(
         self, session: AsyncSession, tenant_id: UUID, conversation_id: UUID, *, turns: int

@@ -35,6 +35,12 @@ class ProviderConfig(BaseModel):
     api_key: SecretStr | None = None
     name: str | None = Field(default=None, description="A label for usage and logs.")
     timeout_seconds: float = Field(default=30.0, gt=0)
+    latency_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="The offline provider only: how long each answer takes, to load-test with "
+        "a model's latency and no model.",
+    )
 
 
 def create_provider(name: ProviderName) -> LLMProvider:
@@ -46,12 +52,17 @@ def create_provider(name: ProviderName) -> LLMProvider:
 
 def create_chain(configs: list[ProviderConfig]) -> LLMProvider:
     """The providers of `configs`, tried in order (a single one still gets retries)."""
-    return FallbackChain([_provider(config) for config in configs])
+    return FallbackChain(create_providers(configs))
+
+
+def create_providers(configs: list[ProviderConfig]) -> list[LLMProvider]:
+    """One client per configured provider, each known by its `name` (default: its kind)."""
+    return [_provider(config) for config in configs]
 
 
 def _provider(config: ProviderConfig) -> LLMProvider:
     if config.provider == "offline":
-        return OfflineProvider()
+        return OfflineProvider(latency_seconds=config.latency_seconds)
     if config.api_key is None and config.provider != "openai_compatible":
         raise ValueError(f"The {config.provider} provider needs an `api_key`.")
     key = config.api_key.get_secret_value() if config.api_key else "none"
@@ -94,4 +105,5 @@ __all__ = [
     "UnpricedModelError",
     "create_chain",
     "create_provider",
+    "create_providers",
 ]

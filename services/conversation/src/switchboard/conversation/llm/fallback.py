@@ -26,7 +26,9 @@ log = structlog.get_logger(__name__)
 
 
 @dataclass
-class _Circuit:
+class Circuit:
+    """One provider's breaker; chains that share a provider share its circuit."""
+
     failures: int = 0
     open_until: float = 0.0
 
@@ -42,6 +44,7 @@ class FallbackChain:
         breaker_cooldown: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        circuits: dict[str, Circuit] | None = None,
     ) -> None:
         if not providers:
             raise ValueError("A fallback chain needs at least one provider.")
@@ -52,7 +55,9 @@ class FallbackChain:
         self.breaker_cooldown = breaker_cooldown
         self.clock = clock
         self.sleep = sleep
-        self._circuits = {p.name: _Circuit() for p in self.providers}
+        self._circuits = circuits if circuits is not None else {}
+        for provider in self.providers:
+            self._circuits.setdefault(provider.name, Circuit())
 
     @property
     def name(self) -> str:
@@ -85,11 +90,11 @@ class FallbackChain:
                 return replace(completion, fallback=tuple(reasons))
         raise AllProvidersFailed(tuple(reasons))
 
-    def _failed(self, circuit: _Circuit) -> None:
+    def _failed(self, circuit: Circuit) -> None:
         circuit.failures += 1
         if circuit.failures >= self.breaker_failures:
             circuit.open_until = self.clock() + self.breaker_cooldown
             circuit.failures = 0
 
-    def _is_open(self, circuit: _Circuit) -> bool:
+    def _is_open(self, circuit: Circuit) -> bool:
         return circuit.open_until > self.clock()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from switchboard.conversation.llm.provider import Completion, CompletionRequest
 
 LABEL = "[offline assistant]"
@@ -41,12 +43,21 @@ def offline_reply(request: CompletionRequest) -> str:
 
 
 class OfflineProvider:
-    """Answers without any model: the default, so the platform runs with no API keys."""
+    """Answers without any model: the default, so the platform runs with no API keys.
+
+    `latency_seconds` makes each answer take that long, as a real model's would: a load-testing
+    aid, so that a benchmark sees the calls pile up in flight as they would in production.
+    """
 
     name = "offline"
     model = "offline"
 
+    def __init__(self, *, latency_seconds: float = 0.0) -> None:
+        self.latency_seconds = latency_seconds
+
     async def complete(self, request: CompletionRequest) -> Completion:
+        if self.latency_seconds > 0:
+            await asyncio.sleep(self.latency_seconds)
         text = offline_reply(request)
         return Completion(
             text=text,

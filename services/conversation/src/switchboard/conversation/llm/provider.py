@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from switchboard.contracts import LlmPurpose
+
 Role = Literal["user", "assistant"]
 
 
@@ -23,6 +25,7 @@ class CompletionRequest:
     instructions: str
     messages: tuple[ChatMessage, ...]
     max_output_tokens: int = 300
+    purpose: LlmPurpose = "chat"
 
 
 @dataclass(frozen=True, slots=True)

@@ -173,6 +173,8 @@ def worker_settings() -> ConversationSettings:
         },
         llm_backoff_seconds=0,
         memory_token_budget=400,
+        # Tests change a tenant's settings and text at once; the cache has tests of its own.
+        tenant_cache_seconds=0,
         # Tests fail the fakes on purpose; one test's failures must not open another's circuit.
         llm_breaker_failures=1000,
     )

@@ -44,6 +44,10 @@ class ConversationSettings(ServiceSettings):
     """...for this long; the first call after it tries the provider again."""
     context_turns: int = Field(default=20, ge=0)
     """How many earlier turns the model sees word for word; older ones are summarised."""
+    tenant_cache_seconds: float = Field(default=2.0, ge=0)
+    """How long a worker reuses a tenant's settings, personas and AI switches before reading them
+    again (0: every message). A kill switch still stops a model's reply at once: the switches
+    are read again in the transaction that would record it."""
     memory_token_budget: int = Field(default=1500, ge=100)
     """The most tokens (estimated) of verbatim turns the model sees before older ones are folded
     into the conversation's summary."""

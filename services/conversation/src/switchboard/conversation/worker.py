@@ -72,6 +72,7 @@ def create_assistant(settings: ConversationSettings, db: Database) -> Assistant:
         context_turns=settings.context_turns,
         memory_token_budget=settings.memory_token_budget,
         max_output_tokens=settings.llm_max_output_tokens,
+        tenant_cache_seconds=settings.tenant_cache_seconds,
     )
 
 

@@ -14,10 +14,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
-from uuid import UUID
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.db import Database
@@ -39,6 +37,7 @@ from switchboard.contracts import (
 from switchboard.conversation import metrics
 from switchboard.conversation.assistant import commands, memory, prompt, replies
 from switchboard.conversation.assistant.commands import Command
+from switchboard.conversation.assistant.state import TenantViews, switches_now, thread_of
 from switchboard.conversation.contacts.service import contact_service
 from switchboard.conversation.conversations.service import conversation_service
 from switchboard.conversation.llm import (
@@ -52,14 +51,13 @@ from switchboard.conversation.models import (
     AssistantSettings,
     Contact,
     Conversation,
-    Entitlement,
     Turn,
     outbox,
 )
 from switchboard.conversation.moderation import Verdict
 from switchboard.conversation.moderation.routing import ModerationRouter
-from switchboard.conversation.personas.service import ResolvedPersona, persona_service
-from switchboard.conversation.settings.service import Switches, settings_service
+from switchboard.conversation.personas.service import ResolvedPersona
+from switchboard.conversation.settings.service import settings_service
 from switchboard.conversation.shaping import fit_reply
 
 log = structlog.get_logger(__name__)
@@ -76,8 +74,6 @@ Outcome = Literal[
     "flagged",
     "failed",
 ]
-ENTITLEMENT_COUNTERS = ("ai_replies", "llm_tokens")
-"""`entitlement.changed` counters that, at zero, stop the assistant from calling a model."""
 
 
 def reply_key(message: MessageReceivedData) -> str:
@@ -120,7 +116,8 @@ class Context:
     contact: Contact | None
     conversation: Conversation | None
     settings: AssistantSettings
-    switches: Switches
+    enabled: bool
+    """Neither the platform nor the tenant switched the assistant off."""
     entitled: bool
     persona: ResolvedPersona
     turns: list[Turn]
@@ -138,6 +135,7 @@ class Assistant:
         context_turns: int,
         memory_token_budget: int,
         max_output_tokens: int,
+        tenant_cache_seconds: float = 2.0,
     ) -> None:
         self.db = db
         self.router = router
@@ -147,6 +145,7 @@ class Assistant:
         self.memory_token_budget = memory_token_budget
         self.max_output_tokens = max_output_tokens
         self.outbox = Outbox(outbox)
+        self.tenants = TenantViews(ttl=tenant_cache_seconds)
 
     async def answer(self, event: MessageReceived, delivery: Delivery) -> None:
         """Decide what the contact's message gets, then record it in one transaction."""
@@ -176,17 +175,11 @@ class Assistant:
         tenant_id, message = event.tenant_id, event.data
         async with self.db.sessions() as session:
             # Checked before any model is paid for; the transaction still decides.
-            if await conversation_service.has_message(session, tenant_id, message.message_id):
+            thread = await thread_of(session, tenant_id, message)
+            if thread.answered:
                 return None
-            contact = await contact_service.find(session, tenant_id, message.from_address)
-            conversation = (
-                await conversation_service.find_open(
-                    session, contact.id, message.channel, message.to_address
-                )
-                if contact is not None
-                else None
-            )
-            settings = await settings_service.get(session, tenant_id)
+            tenant = await self.tenants.get(session, tenant_id)
+            contact, conversation = thread.contact, thread.conversation
             turns: list[Turn] = []
             recent = 0
             if conversation is not None:
@@ -198,19 +191,16 @@ class Assistant:
                     session,
                     conversation.id,
                     since=datetime.now(UTC) - timedelta(minutes=1),
-                    limit=settings.contact_messages_per_minute,
+                    limit=tenant.settings.contact_messages_per_minute,
                 )
             return Context(
                 contact=contact,
                 conversation=conversation,
-                settings=settings,
-                switches=await settings_service.switches(session, settings),
-                entitled=await _entitled(session, tenant_id, message.from_address),
-                persona=await persona_service.resolve(
-                    session,
-                    tenant_id,
-                    contact.persona if contact and contact.persona else "",
-                    settings.default_persona,
+                settings=tenant.settings,
+                enabled=tenant.enabled,
+                entitled=tenant.entitled and thread.contact_entitled,
+                persona=tenant.persona(
+                    contact.persona if contact else None, tenant.settings.default_persona
                 ),
                 turns=turns,
                 recent_messages=recent,
@@ -231,7 +221,7 @@ class Assistant:
             return Decision("handoff", reply=replies.HANDOFF, handoff=command.reason)
         if command is not None:
             return Decision("command", command=command)
-        if not context.switches.enabled:
+        if not context.enabled:
             return Decision("ai_off")
         if not context.entitled:
             if conversation is not None and conversation.quota_notified:
@@ -411,8 +401,7 @@ class Assistant:
         the model was thinking (the usage still counts: the call was made)."""
         if conversation.handler == "human":
             return replace(decision, outcome="handed_over", reply=None, chat=None)
-        settings = await settings_service.get(session, conversation.tenant_id)
-        if not (await settings_service.switches(session, settings)).enabled:
+        if not await switches_now(session, conversation.tenant_id):
             return replace(decision, outcome="ai_off", reply=None, chat=None)
         return decision
 
@@ -494,16 +483,3 @@ class Assistant:
 
 def _describe(verdict: Verdict) -> str:
     return "; ".join(f"{f.category.value} ({f.source}: {f.reason})" for f in verdict.findings)
-
-
-async def _entitled(session: AsyncSession, tenant_id: UUID, address: str) -> bool:
-    """False when billing says the tenant (or this contact) may not use the assistant now."""
-    statement = select(Entitlement).where(
-        Entitlement.tenant_id == tenant_id, Entitlement.contact_address.in_(("", address))
-    )
-    for entitlement in (await session.scalars(statement)).all():
-        if entitlement.state == "suspended":
-            return False
-        if any(entitlement.remaining.get(k, 1) <= 0 for k in ENTITLEMENT_COUNTERS):
-            return False
-    return True

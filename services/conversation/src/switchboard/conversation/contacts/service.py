@@ -72,6 +72,9 @@ class ContactService:
 
     async def ensure(self, session: AsyncSession, tenant_id: UUID, address: str) -> Contact:
         """The tenant's contact at `address`, created (and published) if it is new."""
+        existing = await self.find(session, tenant_id, address)
+        if existing is not None:  # the usual case: one round trip
+            return existing
         statement = (
             insert(Contact)
             .values(id=new_event_id(), tenant_id=tenant_id, address=address)

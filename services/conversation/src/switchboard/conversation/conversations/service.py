@@ -51,7 +51,13 @@ class ConversationService:
     async def open_for(
         self, session: AsyncSession, contact: Contact, channel: str, sender_address: str
     ) -> Conversation:
-        """The contact's open conversation with this number, started if there is none."""
+        """The contact's open conversation with this number, locked, started if there is none."""
+        existing = select(Conversation).where(
+            Conversation.contact_id == contact.id, *_open_thread(channel, sender_address)
+        )
+        found = await session.scalar(existing.with_for_update())
+        if found is not None:  # the usual case: one round trip
+            return found
         statement = (
             insert(Conversation)
             .values(
@@ -70,9 +76,6 @@ class ConversationService:
             )
         )
         await session.execute(statement)
-        existing = select(Conversation).where(
-            Conversation.contact_id == contact.id, *_open_thread(channel, sender_address)
-        )
         return (await session.scalars(existing.with_for_update())).one()
 
     async def has_message(self, session: AsyncSession, tenant_id: UUID, message_id: UUID) -> bool:

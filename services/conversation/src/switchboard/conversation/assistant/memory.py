@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from switchboard.conversation.llm import ChatMessage, CompletionRequest
 from switchboard.conversation.llm.offline import estimate_tokens
-from switchboard.conversation.models import Turn
 
 SUMMARY_INSTRUCTIONS = (
     "You keep the memory of a text conversation between a business's assistant and a customer. "
@@ -20,17 +20,27 @@ SUMMARY_INSTRUCTIONS = (
     "gave, requests, promises made and open questions; drop greetings and small talk. At most "
     "120 words, plain text, no preamble."
 )
+
+
+class Remembered(NamedTuple):
+    """A turn as memory needs it: only what the model reads and where it stands."""
+
+    seq: int
+    role: str
+    body: str
+
+
 SPEAKERS = {"user": "Customer", "assistant": "Assistant", "operator": "Staff"}
 
 
 @dataclass(frozen=True, slots=True)
 class Memory:
-    verbatim: list[Turn]
-    to_fold: list[Turn]
+    verbatim: list[Remembered]
+    to_fold: list[Remembered]
     """Turns to fold into the summary before answering (empty: none need to be)."""
 
 
-def plan(turns: Sequence[Turn], *, keep_turns: int, token_budget: int) -> Memory:
+def plan(turns: Sequence[Remembered], *, keep_turns: int, token_budget: int) -> Memory:
     """Split unsummarised turns (oldest first) into what the model reads and what to fold."""
     if _fits(turns, keep_turns, token_budget):
         return Memory(list(turns), [])
@@ -47,11 +57,11 @@ def plan(turns: Sequence[Turn], *, keep_turns: int, token_budget: int) -> Memory
     return Memory(list(turns[split:]), list(turns[:split]))
 
 
-def _fits(turns: Sequence[Turn], keep_turns: int, token_budget: int) -> bool:
+def _fits(turns: Sequence[Remembered], keep_turns: int, token_budget: int) -> bool:
     return len(turns) <= keep_turns and sum(estimate_tokens(t.body) for t in turns) <= token_budget
 
 
-def summary_request(summary: str | None, turns: Sequence[Turn]) -> CompletionRequest:
+def summary_request(summary: str | None, turns: Sequence[Remembered]) -> CompletionRequest:
     lines = "\n".join(f"{SPEAKERS.get(t.role, t.role)}: {t.body}" for t in turns)
     text = f"Summary so far:\n{summary or '(none yet)'}\n\nNew messages:\n{lines}"
     return CompletionRequest(
@@ -62,7 +72,7 @@ def summary_request(summary: str | None, turns: Sequence[Turn]) -> CompletionReq
     )
 
 
-def chat_messages(turns: Sequence[Turn], body: str) -> tuple[ChatMessage, ...]:
+def chat_messages(turns: Sequence[Remembered], body: str) -> tuple[ChatMessage, ...]:
     """The verbatim turns and the new message as the model's chat; staff replies read as the
     business's side of the conversation."""
     earlier = (

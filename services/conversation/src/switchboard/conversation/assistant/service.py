@@ -37,6 +37,7 @@ from switchboard.contracts import (
 from switchboard.conversation import metrics
 from switchboard.conversation.assistant import commands, memory, prompt, replies
 from switchboard.conversation.assistant.commands import Command
+from switchboard.conversation.assistant.memory import Remembered
 from switchboard.conversation.assistant.state import TenantViews, switches_now, thread_of
 from switchboard.conversation.contacts.service import contact_service
 from switchboard.conversation.conversations.service import conversation_service
@@ -51,7 +52,6 @@ from switchboard.conversation.models import (
     AssistantSettings,
     Contact,
     Conversation,
-    Turn,
     outbox,
 )
 from switchboard.conversation.moderation import Verdict
@@ -120,7 +120,7 @@ class Context:
     """Neither the platform nor the tenant switched the assistant off."""
     entitled: bool
     persona: ResolvedPersona
-    turns: list[Turn]
+    turns: list[Remembered]
     recent_messages: int
 
 
@@ -180,7 +180,7 @@ class Assistant:
                 return None
             tenant = await self.tenants.get(session, tenant_id)
             contact, conversation = thread.contact, thread.conversation
-            turns: list[Turn] = []
+            turns: list[Remembered] = []
             recent = 0
             if conversation is not None:
                 if self.context_turns > 0:

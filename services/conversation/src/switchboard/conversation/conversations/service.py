@@ -24,6 +24,7 @@ from switchboard.contracts import (
     is_forward,
     new_event_id,
 )
+from switchboard.conversation.assistant.memory import Remembered
 from switchboard.conversation.conversations.schemas import (
     ConversationDetail,
     ConversationRead,
@@ -122,11 +123,12 @@ class ConversationService:
 
     async def unsummarised_turns(
         self, session: AsyncSession, conversation: Conversation, *, limit: int
-    ) -> list[Turn]:
+    ) -> list[Remembered]:
         """The newest `limit` turns the rolling summary does not cover yet, oldest first,
-        without what the model should not read (automatic replies, commands, withheld text)."""
+        without what the model should not read (automatic replies, commands, withheld text);
+        only the columns memory needs, as plain rows (no ORM objects on the hot path)."""
         statement = (
-            select(Turn)
+            select(Turn.seq, Turn.role, Turn.body)
             .where(
                 Turn.conversation_id == conversation.id,
                 Turn.seq > conversation.summary_through_seq,
@@ -136,7 +138,8 @@ class ConversationService:
             .order_by(Turn.seq.desc())
             .limit(limit)
         )
-        return list(reversed((await session.scalars(statement)).all()))
+        rows = (await session.execute(statement)).all()
+        return [Remembered(seq, role, body) for seq, role, body in reversed(rows)]
 
     async def recent_messages(
         self, session: AsyncSession, conversation_id: UUID, *, since: datetime, limit: int

@@ -42,6 +42,7 @@ contracts: install ## Regenerate docs/events.asyncapi.json from the event models
 bench: install ## Run the benchmarks (see bench/README.md)
 	$(UV) run python bench/gateway_ingest.py
 	$(UV) run python bench/end_to_end.py
+	$(UV) run python bench/conversation.py
 
 clean: ## Remove local state (embedded database, logs, generated keys)
 	rm -rf .switchboard .tools

@@ -31,8 +31,7 @@ def main(entry: ServiceEntry, argv: list[str] | None = None) -> None:
     if command == "migrate":
         migrate(entry.migrations, PlatformSettings().database_url)
     elif command == "worker":
-        gc.freeze()
-        uvloop.run(entry.worker())
+        worker_main(entry.worker)
     else:
         settings = entry.settings()
         # Objects alive at start-up (modules, routes, models) never die: keep them out of the
@@ -49,3 +48,16 @@ def main(entry: ServiceEntry, argv: list[str] | None = None) -> None:
             loop="uvloop",
             http="httptools",
         )
+
+
+def worker_main(worker: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a worker process on uvloop, its garbage collector tuned for records in flight.
+
+    A worker holds up to a thousand records for seconds each (a model call): with the default
+    thresholds their objects reached the oldest generation, and full collections, about one a
+    second, stalled the loop for ~100 ms each; the collector took a third of the CPU at 300
+    messages/s. With a larger young generation most of them die before it is collected.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 10)
+    uvloop.run(worker())

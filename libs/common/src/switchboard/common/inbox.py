@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, func
+from sqlalchemy import Column, DateTime, MetaData, String, Table, bindparam, func
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,16 +24,18 @@ def inbox_table(metadata: MetaData) -> Table:
 class Inbox:
     def __init__(self, table: Table) -> None:
         self.table = table
+        # Built once: building it for every event was a fifth of a consumer transaction's CPU.
+        self._claim = (
+            insert(table)
+            .values(consumer=bindparam("consumer"), event_id=bindparam("event_id"))
+            .on_conflict_do_nothing()
+            .returning(table.c.event_id)
+        )
 
     async def claim(self, session: AsyncSession, consumer: str, event_id: UUID) -> bool:
         """Record the event as processed by `consumer`; False if it already was."""
-        statement = (
-            insert(self.table)
-            .values(consumer=consumer, event_id=event_id)
-            .on_conflict_do_nothing()
-            .returning(self.table.c.event_id)
-        )
-        return (await session.execute(statement)).first() is not None
+        result = await session.execute(self._claim, {"consumer": consumer, "event_id": event_id})
+        return result.first() is not None
 
     async def claim_many(
         self, session: AsyncSession, consumer: str, event_ids: list[UUID]

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import CommitFailedError, TopicAlreadyExistsError
+from aiokafka.errors import CommitFailedError, IllegalStateError, TopicAlreadyExistsError
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +32,7 @@ from switchboard.common.db import Database, is_unavailable
 from switchboard.common.errors import SwitchboardError
 from switchboard.common.inbox import Inbox
 from switchboard.common.outbox import decode_headers
+from switchboard.common.pipeline import KeyedPipeline
 from switchboard.contracts import AnyEvent, Event, Topic, UnknownEventError, parse_event
 
 log = structlog.get_logger(__name__)
@@ -116,12 +123,31 @@ class EventConsumer:
     batch_transactions: bool = True
     """Apply a partition's batch in one transaction; off for handlers with slow or outside work."""
     concurrent_keys: bool = False
-    """Without batch transactions: a partition's records with different keys (contacts) run
-    concurrently, one key's records in order. For handlers that wait on slow outside work."""
+    """Pipeline the records (needs `batch_transactions=False`): keep fetching while earlier
+    records run, different keys (contacts) concurrently and one key's records in order, at most
+    `max_in_flight` at a time. For handlers that wait on slow outside work (a model call)."""
+    max_in_flight: int = 1000
+    """With `concurrent_keys`: records taken and not finished; fetching waits at this bound."""
+    commit_interval: float = 1.0
+    """With `concurrent_keys`: seconds between commits of what is finished."""
+    release_grace: float = 5.0
+    """With `concurrent_keys`: seconds the records running get to finish when their partitions
+    are revoked or the consumer stops; the rest are cancelled and redelivered."""
+    fetch_max_wait_ms: int | None = None
+    """How long the broker may hold a fetch that finds nothing new. Tansu holds it that long
+    even when records arrive meanwhile, so it is also each hop's latency floor; every held fetch
+    that comes back empty costs the consumer a little CPU. Default: 25 ms with `concurrent_keys`
+    (a contact waits for that reply), else aiokafka's 500 ms."""
     handlers: dict[str, Handler] = field(default_factory=dict)
     batch_handler: BatchHandler | None = None
     batch_types: frozenset[str] = frozenset()
     _positions: dict[TopicPartition, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.concurrent_keys and self.batch_transactions:
+            raise ValueError(
+                "concurrent_keys runs one transaction per record: batch_transactions=False"
+            )
 
     def on(self, event_type: type[E], handler: Callable[[E, Delivery], Awaitable[None]]) -> None:
         """Route events of `event_type` to `handler`; other types are acknowledged and skipped.
@@ -142,7 +168,6 @@ class EventConsumer:
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
-            *(t.value for t in self.topics),
             bootstrap_servers=self.bootstrap_servers,
             group_id=self.name,
             client_id=self.name,
@@ -152,28 +177,78 @@ class EventConsumer:
             # A crashed member holds its partitions until its session expires: keep that short.
             session_timeout_ms=6000,
             heartbeat_interval_ms=1500,
+            fetch_max_wait_ms=self.fetch_max_wait_ms or (25 if self.concurrent_keys else 500),
         )
+        topics = [t.value for t in self.topics]
+        if self.concurrent_keys:
+            await self._run_pipelined(consumer, topics)
+            return
+        consumer.subscribe(topics)
         await consumer.start()
         try:
             while True:
                 batch = await consumer.getmany(timeout_ms=1000, max_records=self.max_records)
                 if batch:
                     await self.process_batch(batch)
-                    offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
-                    try:
-                        await consumer.commit(offsets)
-                    except CommitFailedError as exc:
-                        # A rebalance took the partitions away; whoever gets them redelivers,
-                        # and the inbox drops what this member already did.
-                        log.warning("consumer.commit_failed", consumer=self.name, error=str(exc))
-                        continue
-                    self._positions.update(offsets)
+                    await self._commit(
+                        consumer, {tp: records[-1].offset + 1 for tp, records in batch.items()}
+                    )
                 self._record_lag(consumer)
         finally:
             await consumer.stop()
 
+    async def _run_pipelined(self, consumer: AIOKafkaConsumer, topics: list[str]) -> None:
+        """Fetch while records run, up to `max_in_flight`; commit what is done as it gets done."""
+        pipeline = KeyedPipeline(self._process, limit=self.max_in_flight, consumer=self.name)
+
+        async def release(partitions: Collection[TopicPartition]) -> None:
+            await self._commit(consumer, await pipeline.release(partitions, self.release_grace))
+
+        consumer.subscribe(topics, listener=_OnRevoked(release))
+        await consumer.start()
+        try:
+            committed = time.monotonic()
+            while True:
+                pipeline.raise_failure()
+                if pipeline.room > 0:
+                    batch = await consumer.getmany(
+                        timeout_ms=round(self.commit_interval * 1000),
+                        max_records=min(self.max_records, pipeline.room),
+                    )
+                    for tp, records in batch.items():
+                        pipeline.add(tp, records)
+                else:
+                    await pipeline.wait_for_room(self.commit_interval)
+                if time.monotonic() - committed >= self.commit_interval:
+                    await self._commit(consumer, pipeline.committable())
+                    self._record_lag(consumer)
+                    committed = time.monotonic()
+        finally:
+            try:
+                await release(consumer.assignment())
+            finally:
+                await consumer.stop()
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        assigned = consumer.assignment()
+        offsets = {
+            tp: offset
+            for tp, offset in offsets.items()
+            if tp in assigned and self._positions.get(tp) != offset
+        }
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # A rebalance took the partitions away; whoever gets them redelivers, and the inbox
+            # drops what this member already did.
+            log.warning("consumer.commit_failed", consumer=self.name, error=str(exc))
+            return
+        self._positions.update(offsets)
+
     async def process_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        """Partitions run concurrently; records of one key (one contact) run in order."""
+        """Partitions run concurrently, the records of one partition in order."""
         await asyncio.gather(*(self._process_partition(records) for records in batch.values()))
 
     async def _process_partition(self, records: list[ConsumerRecord]) -> None:
@@ -183,12 +258,6 @@ class EventConsumer:
                 return
             except Exception as exc:  # noqa: BLE001 - redo one by one, with retries and the DLQ
                 log.info("consumer.batch_fallback", consumer=self.name, error=repr(exc))
-        if self.concurrent_keys and not self.batch_transactions:
-            by_key: dict[bytes | None, list[ConsumerRecord]] = {}
-            for record in records:
-                by_key.setdefault(record.key, []).append(record)
-            await asyncio.gather(*(self._process_in_order(group) for group in by_key.values()))
-            return
         await self._process_in_order(records)
 
     async def _process_in_order(self, records: list[ConsumerRecord]) -> None:
@@ -333,3 +402,16 @@ class EventConsumer:
             if highwater is not None and position is not None:
                 lag = max(0, highwater - position)
                 telemetry.CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(lag)
+
+
+class _OnRevoked(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
+    """Releases revoked partitions before the group moves them, while commits still count."""
+
+    def __init__(self, release: Callable[[Collection[TopicPartition]], Awaitable[None]]) -> None:
+        self._release = release
+
+    async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
+        await self._release(revoked)
+
+    async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
+        """Nothing to do: a partition's records are tracked from its first fetch."""

@@ -150,12 +150,17 @@ async def run_worker(
         pool_size=platform.database_pool_size,
         application_name=f"{service}-worker",
     )
+    # The relay's own connection: queued behind a busy consumer's transactions for the shared
+    # pool, it would hold back every event they commit (replies came out in bursts of 1 000).
+    relay_db = Database(
+        platform.database_url, pool_size=1, application_name=f"{service}-outbox-relay"
+    )
     producer = create_producer(platform.kafka_bootstrap_servers, client_id=service)
     await producer.start()
     try:
         running = await loops(Worker(platform, db, producer))
         if outbox is not None:
-            running["outbox-relay"] = OutboxRelay(db, producer, outbox).run()
+            running["outbox-relay"] = OutboxRelay(relay_db, producer, outbox).run()
         await serve_worker(
             port=settings.worker_port,
             loops=running,
@@ -163,4 +168,5 @@ async def run_worker(
         )
     finally:
         await producer.stop()
+        await relay_db.dispose()
         await db.dispose()

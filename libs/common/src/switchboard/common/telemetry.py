@@ -38,6 +38,11 @@ CONSUMER_DURATION = Histogram(
     ["consumer", "topic"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+CONSUMER_IN_FLIGHT = Gauge(
+    "kafka_consumer_in_flight_records",
+    "Records taken and not finished yet, by a consumer that pipelines them (concurrent keys).",
+    ["consumer"],
+)
 CONSUMER_LAG = Gauge(
     "kafka_consumer_lag_records", "Records not yet processed.", ["consumer", "topic", "partition"]
 )

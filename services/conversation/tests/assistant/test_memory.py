@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from switchboard.contracts import Topic, UsageRecorded
+
 LONG = "Here is a detail about my order that matters. " * 12  # ~140 tokens by our estimate
 
 
 class TestMemory:
     async def test_older_turns_are_summarised_and_recent_ones_kept(
-        self, tenant, phone, configure, fake_models
+        self, tenant, phone, configure, fake_models, read_events
     ) -> None:
         # Given chat on GPT, summaries by Claude, and a worker with a 400-token memory budget
         await configure(tenant, routes={"chat": ["gpt"], "summary": ["claude"]})
@@ -30,7 +32,15 @@ class TestMemory:
         assert "Hi, I'm Ann, order 4411, a blue sofa." not in said
         assert said[-1] == LONG
         # And the summary's call is paid for like any other
-        assert exchange.conversation["summary"]
+        usage = await read_events(
+            Topic.USAGE,
+            tenant.id,
+            until=lambda events: any(e.data.purpose == "summary" for e in events),
+        )
+        [summarised] = [e for e in usage if e.data.purpose == "summary"]
+        assert isinstance(summarised, UsageRecorded)
+        assert (summarised.data.provider, summarised.data.model) == ("claude", "claude-test")
+        assert summarised.data.cost > 0
 
     async def test_reset_starts_a_fresh_conversation(
         self, tenant, phone, configure, fake_models

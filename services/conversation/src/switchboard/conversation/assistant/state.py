@@ -26,12 +26,14 @@ from switchboard.conversation.models import (
     Contact,
     Conversation,
     Entitlement,
-    Persona,
     PlatformControl,
     Turn,
 )
-from switchboard.conversation.personas.library import LIBRARY
-from switchboard.conversation.personas.service import FALLBACK_SLUG, ResolvedPersona
+from switchboard.conversation.personas.service import (
+    FALLBACK_SLUG,
+    ResolvedPersona,
+    persona_service,
+)
 from switchboard.conversation.settings.service import AI_SWITCH, default_settings
 
 ENTITLEMENT_COUNTERS = ("ai_replies", "llm_tokens")
@@ -96,17 +98,12 @@ class TenantViews:
         settings = await session.get(AssistantSettings, tenant_id) or default_settings(tenant_id)
         platform = await session.get(PlatformControl, AI_SWITCH)
         entitlement = await session.get(Entitlement, (tenant_id, ""))
-        personas = {
-            slug: ResolvedPersona(slug, template.name, template.instructions)
-            for slug, template in LIBRARY.items()
-        }
-        own = await session.scalars(select(Persona).where(Persona.tenant_id == tenant_id))
-        personas.update({p.slug: ResolvedPersona(p.slug, p.name, p.instructions) for p in own})
+        personas = await persona_service.available(session, tenant_id)
         return TenantView(
             settings=settings,
             platform_enabled=platform is None or platform.enabled,
             entitled=allows(entitlement),
-            personas=personas,
+            personas={persona.slug: persona for persona in personas},
         )
 
 

@@ -7,7 +7,7 @@ from typing import cast
 import anthropic
 from anthropic.types import MessageParam
 
-from switchboard.conversation.llm.errors import ProviderError, retryable_status
+from switchboard.conversation.llm.errors import sdk_error
 from switchboard.conversation.llm.provider import Completion, CompletionRequest, Named
 
 
@@ -39,14 +39,8 @@ class AnthropicProvider(Named):
                 system=request.instructions,
                 messages=messages,
             )
-        except anthropic.APIStatusError as exc:
-            raise ProviderError(
-                self._name,
-                f"{exc.status_code} {exc.message}",
-                retryable=retryable_status(exc.status_code),
-            ) from exc
-        except anthropic.APIConnectionError as exc:  # timeouts included
-            raise ProviderError(self._name, f"unreachable: {exc}", retryable=True) from exc
+        except (anthropic.APIStatusError, anthropic.APIConnectionError) as exc:  # timeouts included
+            raise sdk_error(self._name, exc) from exc
         text = "".join(block.text for block in response.content if block.type == "text")
         return Completion(
             text=text,

@@ -23,3 +23,13 @@ class AllProvidersFailed(Exception):
 def retryable_status(status: int) -> bool:
     """Statuses worth another try: timeouts, conflicts, rate limits, overload, server errors."""
     return status in (408, 409, 429) or status >= 500
+
+
+def sdk_error(provider: str, exc: Exception) -> ProviderError:
+    """What an Anthropic or OpenAI SDK error means here: one with an HTTP status is retryable
+    as that status is; one without (unreachable, timed out) always is."""
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        message = getattr(exc, "message", str(exc))
+        return ProviderError(provider, f"{status} {message}", retryable=retryable_status(status))
+    return ProviderError(provider, f"unreachable: {exc}", retryable=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import openai
 
-from switchboard.conversation.llm.errors import ProviderError, retryable_status
+from switchboard.conversation.llm.errors import sdk_error
 from switchboard.conversation.llm.provider import Completion, CompletionRequest, Named
 
 
@@ -35,14 +35,8 @@ class OpenAIProvider(Named):
                 messages=messages,  # type: ignore[arg-type]  # the SDK's TypedDict union
                 max_tokens=request.max_output_tokens,
             )
-        except openai.APIStatusError as exc:
-            raise ProviderError(
-                self._name,
-                f"{exc.status_code} {exc.message}",
-                retryable=retryable_status(exc.status_code),
-            ) from exc
-        except openai.APIConnectionError as exc:  # timeouts included
-            raise ProviderError(self._name, f"unreachable: {exc}", retryable=True) from exc
+        except (openai.APIStatusError, openai.APIConnectionError) as exc:  # timeouts included
+            raise sdk_error(self._name, exc) from exc
         usage = response.usage
         return Completion(
             text=response.choices[0].message.content or "" if response.choices else "",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import openai
 from openai.types import Moderation
 
-from switchboard.conversation.llm.errors import ProviderError, retryable_status
+from switchboard.conversation.llm.errors import ProviderError, sdk_error
 from switchboard.conversation.moderation.verdict import Category, Finding
 
 DEFAULT_MODEL = "omni-moderation-latest"
@@ -55,14 +55,8 @@ class OpenAIModeration:
         """A finding per category the model flagged `text` for; none if it flagged nothing."""
         try:
             response = await self._client.moderations.create(input=text, model=self.model)
-        except openai.APIStatusError as exc:
-            raise ProviderError(
-                self.name,
-                f"{exc.status_code} {exc.message}",
-                retryable=retryable_status(exc.status_code),
-            ) from exc
-        except openai.APIConnectionError as exc:  # timeouts included
-            raise ProviderError(self.name, f"unreachable: {exc}", retryable=True) from exc
+        except (openai.APIStatusError, openai.APIConnectionError) as exc:  # timeouts included
+            raise sdk_error(self.name, exc) from exc
         if not response.results:
             raise ProviderError(self.name, "answered with no result", retryable=True)
         return self._findings(response.results[0])

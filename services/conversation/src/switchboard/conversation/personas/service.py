@@ -33,26 +33,6 @@ class ResolvedPersona:
 
 
 class PersonaService:
-    async def resolve(self, session: AsyncSession, tenant_id: UUID, *slugs: str) -> ResolvedPersona:
-        """The first of `slugs` this tenant has: its own version first, then the library's.
-
-        The assistant asks for the contact's choice, then the tenant's default; a persona deleted
-        since it was chosen is skipped, and with none left the library's `default` answers.
-        """
-        wanted = [slug for slug in slugs if slug]
-        rows = await session.scalars(
-            select(Persona).where(Persona.tenant_id == tenant_id, Persona.slug.in_(wanted))
-        )
-        own = {persona.slug: persona for persona in rows}
-        for slug in wanted:
-            if slug in own:
-                return ResolvedPersona(slug, own[slug].name, own[slug].instructions)
-            if slug in LIBRARY:
-                template = LIBRARY[slug]
-                return ResolvedPersona(slug, template.name, template.instructions)
-        template = LIBRARY[FALLBACK_SLUG]
-        return ResolvedPersona(template.slug, template.name, template.instructions)
-
     async def exists(self, session: AsyncSession, tenant_id: UUID, slug: str) -> bool:
         """Whether a contact or tenant may choose `slug`."""
         if slug in LIBRARY:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -45,18 +44,6 @@ def default_settings(tenant_id: UUID) -> AssistantSettings:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Switches:
-    """Whether the assistant may answer, and if not, who turned it off."""
-
-    platform_enabled: bool
-    tenant_enabled: bool
-
-    @property
-    def enabled(self) -> bool:
-        return self.platform_enabled and self.tenant_enabled
-
-
 class SettingsService:
     async def get(self, session: AsyncSession, tenant_id: UUID) -> AssistantSettings:
         """The tenant's settings; defaults (not stored) if it has none yet."""
@@ -76,9 +63,6 @@ class SettingsService:
     async def platform_enabled(self, session: AsyncSession) -> bool:
         control = await session.get(PlatformControl, AI_SWITCH)
         return control is None or control.enabled
-
-    async def switches(self, session: AsyncSession, settings: AssistantSettings) -> Switches:
-        return Switches(await self.platform_enabled(session), settings.enabled)
 
     # The operators' API ------------------------------------------------------------------------
 

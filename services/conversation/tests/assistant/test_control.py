@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from switchboard.contracts import EntitlementChanged, EntitlementData
 
+from ..conftest import message_received
+
 
 class TestKillSwitch:
     async def test_a_tenant_can_switch_its_assistant_off_and_on(
@@ -18,6 +20,27 @@ class TestKillSwitch:
         await configure(tenant, enabled=True)
         on = await contact.text("hello again")
         assert on.turn["outcome"] == "answered"
+
+    async def test_switching_off_while_the_model_thinks_drops_its_answer(
+        self, tenant, phone, configure, fake_models, publish, poll
+    ) -> None:
+        # Given a slow model
+        await configure(tenant, routes={"chat": ["claude"]})
+        contact = await phone(tenant)
+        fake_models.anthropic.delay = 1.0
+        # When the tenant switches its assistant off after the model was asked
+        event = message_received(tenant.id, "are you there?", from_address=contact.address)
+        await publish(event)
+
+        async def model_called() -> bool:
+            return len(fake_models.anthropic.requests) == 1
+
+        await poll(model_called)
+        await configure(tenant, enabled=False)
+        # Then its answer is never sent
+        late = await contact.outcome(event)
+        assert late.turn["outcome"] == "ai_off"
+        assert late.replies == []
 
     async def test_the_platform_admin_switches_every_tenant_off(
         self, tenant, phone, conversation_api, admin_key

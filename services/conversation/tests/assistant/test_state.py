@@ -8,7 +8,7 @@ import pytest
 
 from switchboard.common.db import Database
 from switchboard.common.settings import PlatformSettings
-from switchboard.conversation.assistant.state import TenantViews, switches_now
+from switchboard.conversation.assistant.state import TenantViews
 
 
 @pytest.fixture
@@ -46,17 +46,3 @@ class TestTenantViews:
             view = await TenantViews().get(session, tenant.id)
         assert view.persona("gone", view.settings.default_persona).slug == "shop-support"
         assert view.persona(None, "also-gone").slug == "default"
-
-
-class TestSwitchesNow:
-    async def test_the_kill_switch_is_read_fresh_even_when_the_view_is_cached(
-        self, db, tenant, configure
-    ) -> None:
-        views = TenantViews(ttl=3600)
-        async with db.sessions() as session:
-            assert (await views.get(session, tenant.id)).enabled
-            assert await switches_now(session, tenant.id)
-        await configure(tenant, enabled=False)
-        async with db.sessions() as session:
-            assert (await views.get(session, tenant.id)).enabled  # stale, by design
-            assert not await switches_now(session, tenant.id)

@@ -9,11 +9,13 @@ never get here: the gateway decides them first and the assistant ignores those m
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
 from zoneinfo import available_timezones
+
+from switchboard.conversation.assistant import replies
 
 ConfigField = Literal["persona", "name", "language", "time_zone"]
 
@@ -131,3 +133,42 @@ def _zones_by_lower() -> dict[str, str]:
 def _time_zone(value: str) -> str | None:
     """The IANA zone named by `value`, whatever its letter case (`europe/paris` works)."""
     return _zones_by_lower().get(value.replace(" ", "_").lower())
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A contact's own settings as `CONFIG` shows them."""
+
+    persona: str
+    """The persona they chose, else the tenant's default."""
+    name: str | None = None
+    language: str | None = None
+    time_zone: str | None = None
+
+    def shown(self) -> str:
+        return (
+            f"Your settings: persona {self.persona}, name {self.name or '(not set)'}, "
+            f"language {self.language or '(automatic)'}, "
+            f"time zone {self.time_zone or '(not set)'}."
+        )
+
+
+def respond(
+    command: Reset | ShowConfig | SetConfig | BadConfig,
+    profile: Profile,
+    personas: Collection[str],
+) -> tuple[str, SetConfig | None]:
+    """The reply to a command, and the change to the contact's settings it makes, if any.
+
+    `personas` are the slugs the contact may choose (the tenant's and the library's)."""
+    if isinstance(command, Reset):
+        return replies.RESET, None
+    if isinstance(command, BadConfig):
+        return f"{command.problem} {CONFIG_USAGE}", None
+    if isinstance(command, ShowConfig):
+        return f"{profile.shown()} {CONFIG_USAGE}", None
+    if command.field == "persona" and command.value not in personas:
+        problem = f'There is no persona "{command.value}". Choose one of: {", ".join(personas)}.'
+        return f"{problem} {CONFIG_USAGE}", None
+    changed = replace(profile, **{command.field: command.value})
+    return f"Saved. {changed.shown()}", command

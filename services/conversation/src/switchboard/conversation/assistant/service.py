@@ -3,110 +3,40 @@
 Everything slow (moderation, the summary, the model) happens with no transaction open. The
 transcript, the reply request, usage and every state change are then written in the one
 transaction that also claims the event in the inbox, so a redelivered message never produces a
-second reply. That transaction locks the conversation and looks again: if an operator took it
-over or the AI was switched off while the model was thinking, the model's reply is not sent.
+second reply (`recording.Recorder`, which writes many messages' decisions in each transaction).
+That transaction locks the conversation and looks again: if an operator took it over or the AI
+was switched off while the model was thinking, the model's reply is not sent.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import Any, Literal
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.db import Database
 from switchboard.common.kafka import Delivery
-from switchboard.common.outbox import Outbox
 from switchboard.common.telemetry import mask_address
-from switchboard.contracts import (
-    AnyEvent,
-    LlmPurpose,
-    MessageReceived,
-    MessageReceivedData,
-    MessageRequested,
-    MessageRequestedData,
-    UsageRecorded,
-    UsageRecordedData,
-    contact_key,
-    tenant_key,
-)
+from switchboard.contracts import LlmPurpose, MessageReceived
 from switchboard.conversation import metrics
 from switchboard.conversation.assistant import commands, memory, prompt, replies
-from switchboard.conversation.assistant.commands import Command
+from switchboard.conversation.assistant.decision import Call, Decision
 from switchboard.conversation.assistant.memory import Remembered
-from switchboard.conversation.assistant.state import TenantViews, switches_now, thread_of
-from switchboard.conversation.contacts.service import contact_service
+from switchboard.conversation.assistant.recording import Entry, Recorder
+from switchboard.conversation.assistant.state import TenantViews, thread_of
 from switchboard.conversation.conversations.service import conversation_service
-from switchboard.conversation.llm import (
-    AllProvidersFailed,
-    Completion,
-    CompletionRequest,
-    PriceTable,
-)
+from switchboard.conversation.llm import AllProvidersFailed, CompletionRequest, PriceTable
 from switchboard.conversation.llm.routing import ModelRouter
-from switchboard.conversation.models import (
-    AssistantSettings,
-    Contact,
-    Conversation,
-    outbox,
-)
+from switchboard.conversation.models import AssistantSettings, Contact, Conversation
 from switchboard.conversation.moderation import Verdict
 from switchboard.conversation.moderation.routing import ModerationRouter
 from switchboard.conversation.personas.service import ResolvedPersona
-from switchboard.conversation.settings.service import settings_service
 from switchboard.conversation.shaping import fit_reply
 
 log = structlog.get_logger(__name__)
-
-Outcome = Literal[
-    "answered",
-    "blocked",
-    "handed_over",
-    "rate_limited",
-    "command",
-    "handoff",
-    "ai_off",
-    "quota",
-    "flagged",
-    "failed",
-]
-
-
-def reply_key(message: MessageReceivedData) -> str:
-    """The idempotency key of the reply to an inbound message: one reply per message."""
-    return f"reply:{message.message_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One model call and what it cost, published as `usage`."""
-
-    purpose: LlmPurpose
-    completion: Completion
-    latency_ms: int
-
-
-@dataclass
-class Decision:
-    """What a message gets; computed outside the transaction, applied inside it."""
-
-    outcome: Outcome
-    reply: str | None = None
-    command: Command | None = None
-    chat: Call | None = None
-    withheld: bool = False
-    """The model answered but its reply failed moderation: kept for review, never sent."""
-    review: str | None = None
-    handoff: str | None = None
-    verdict: dict[str, Any] | None = None
-    fallback: tuple[str, ...] = ()
-    summary: tuple[str, int] | None = None
-    """A new rolling summary and the last turn it covers."""
-    calls: list[Call] = field(default_factory=list)
 
 
 @dataclass
@@ -120,6 +50,8 @@ class Context:
     """Neither the platform nor the tenant switched the assistant off."""
     entitled: bool
     persona: ResolvedPersona
+    personas: Collection[str]
+    """The personas a contact may choose."""
     turns: list[Remembered]
     recent_messages: int
 
@@ -144,8 +76,8 @@ class Assistant:
         self.context_turns = context_turns
         self.memory_token_budget = memory_token_budget
         self.max_output_tokens = max_output_tokens
-        self.outbox = Outbox(outbox)
         self.tenants = TenantViews(ttl=tenant_cache_seconds)
+        self.recorder = Recorder(db, prices)
 
     async def answer(self, event: MessageReceived, delivery: Delivery) -> None:
         """Decide what the contact's message gets, then record it in one transaction."""
@@ -156,15 +88,15 @@ class Assistant:
             return
         started = time.perf_counter()
         decision = await self._decide(event, context)
-        async with delivery.transaction() as session:
-            conversation = await self._record(session, event, decision)
-        if conversation is not None:
-            metrics.MESSAGES.labels(event.data.channel, decision.outcome).inc()
+        contact_id = context.contact.id if context.contact is not None else None
+        recorded = await self.recorder.record(Entry(event, decision, delivery, contact_id))
+        if recorded is not None:
+            metrics.MESSAGES.labels(event.data.channel, recorded.outcome).inc()
             log.info(
                 "assistant.decided",
-                conversation_id=str(conversation.id),
+                conversation_id=str(recorded.conversation_id),
                 contact=mask_address(event.data.from_address),
-                outcome=decision.outcome,
+                outcome=recorded.outcome,
                 seconds=round(time.perf_counter() - started, 3),
             )
 
@@ -202,6 +134,7 @@ class Assistant:
                 persona=tenant.persona(
                     contact.persona if contact else None, tenant.settings.default_persona
                 ),
+                personas=tenant.personas.keys(),
                 turns=turns,
                 recent_messages=recent,
             )
@@ -220,7 +153,13 @@ class Assistant:
         if isinstance(command, commands.HandoffRequest):
             return Decision("handoff", reply=replies.HANDOFF, handoff=command.reason)
         if command is not None:
-            return Decision("command", command=command)
+            reply, change = commands.respond(command, _profile(context), context.personas)
+            return Decision(
+                "command",
+                reply=reply,
+                contact_change=(change.field, change.value) if change is not None else None,
+                close=isinstance(command, commands.Reset),
+            )
         if not context.enabled:
             return Decision("ai_off")
         if not context.entitled:
@@ -327,158 +266,17 @@ class Assistant:
         metrics.LLM_TOKENS.labels(*labels, "output").inc(completion.output_tokens)
         return Call(purpose, completion, round(elapsed * 1000))
 
-    # Recording --------------------------------------------------------------------------------
 
-    async def _record(
-        self, session: AsyncSession, event: MessageReceived, decision: Decision
-    ) -> Conversation | None:
-        """Apply the decision; None if this message is already in the transcript."""
-        tenant_id, message = event.tenant_id, event.data
-        contact = await contact_service.ensure(session, tenant_id, message.from_address)
-        conversation = await conversation_service.open_for(
-            session, contact, message.channel, message.to_address
-        )
-        if decision.chat is not None and not decision.withheld:
-            decision = await self._still_wanted(session, conversation, decision)
-        added = await conversation_service.add_user_turn(
-            session, conversation, message, outcome=decision.outcome
-        )
-        if not added:
-            return None
-        events: list[tuple[AnyEvent, bytes | None]] = [
-            (self._usage(event, call), tenant_key(tenant_id)) for call in decision.calls
-        ]
-        reply, role = decision.reply, "system"
-        if decision.command is not None:
-            reply = await self._apply_command(session, contact, conversation, decision.command)
-        if decision.summary is not None:
-            conversation.summary, conversation.summary_through_seq = decision.summary
-        if decision.handoff is not None:
-            conversation_service.hand_off(conversation, decision.handoff)
-        if decision.review is not None:
-            conversation_service.flag_for_review(conversation, decision.review)
-        if decision.outcome == "quota":
-            conversation.quota_notified = True
-        elif decision.outcome == "answered":
-            conversation.quota_notified = False
-        if decision.chat is not None:
-            turn = await conversation_service.add_reply_turn(
-                session,
-                conversation,
-                role="assistant",
-                body=decision.chat.completion.text if decision.withheld else (reply or ""),
-                idempotency_key=None if decision.withheld else reply_key(message),
-                completion=decision.chat.completion,
-                cost=self._cost(decision.chat.completion),
-                latency_ms=decision.chat.latency_ms,
-                moderation=decision.verdict if decision.withheld else None,
-                outcome="withheld" if decision.withheld else None,
-            )
-            role = "system" if decision.withheld else "assistant"
-            if not decision.withheld:
-                reply = None  # already recorded as the assistant's turn
-                events.append(self._request(event, conversation, turn.body))
-        if reply is not None:
-            await conversation_service.add_reply_turn(
-                session,
-                conversation,
-                role=role,
-                body=reply,
-                idempotency_key=reply_key(message),
-                fallback=decision.fallback if decision.chat is None else (),
-                moderation=decision.verdict if decision.chat is None else None,
-            )
-            events.append(self._request(event, conversation, reply))
-        if isinstance(decision.command, commands.Reset):
-            conversation_service.close(conversation)
-        await self.outbox.add_many(session, events)
-        return conversation
-
-    async def _still_wanted(
-        self, session: AsyncSession, conversation: Conversation, decision: Decision
-    ) -> Decision:
-        """The model's reply, unless an operator took over or the AI was switched off while
-        the model was thinking (the usage still counts: the call was made)."""
-        if conversation.handler == "human":
-            return replace(decision, outcome="handed_over", reply=None, chat=None)
-        if not await switches_now(session, conversation.tenant_id):
-            return replace(decision, outcome="ai_off", reply=None, chat=None)
-        return decision
-
-    async def _apply_command(
-        self,
-        session: AsyncSession,
-        contact: Contact,
-        conversation: Conversation,
-        command: Command,
-    ) -> str:
-        if isinstance(command, commands.Reset):
-            return replies.RESET
-        if isinstance(command, commands.SetConfig):
-            problem = await contact_service.configure(
-                session, contact, command.field, command.value
-            )
-            if problem is not None:
-                return f"{problem} {commands.CONFIG_USAGE}"
-            return "Saved. " + await self._show_config(session, contact)
-        if isinstance(command, commands.BadConfig):
-            return f"{command.problem} {commands.CONFIG_USAGE}"
-        return await self._show_config(session, contact) + " " + commands.CONFIG_USAGE
-
-    async def _show_config(self, session: AsyncSession, contact: Contact) -> str:
-        settings = await settings_service.get(session, contact.tenant_id)
-        persona = contact.persona or settings.default_persona
-        return (
-            f"Your settings: persona {persona}, name {contact.display_name or '(not set)'}, "
-            f"language {contact.language or '(automatic)'}, "
-            f"time zone {contact.time_zone or '(not set)'}."
-        )
-
-    # Events -----------------------------------------------------------------------------------
-
-    def _request(
-        self, event: MessageReceived, conversation: Conversation, body: str
-    ) -> tuple[AnyEvent, bytes | None]:
-        message = event.data
-        data = MessageRequestedData(
-            idempotency_key=reply_key(message),
-            origin="reply",
-            priority="reply",
-            channel=message.channel,
-            to_address=message.from_address,
-            from_address=message.to_address,
-            body=body,
-            conversation_id=conversation.id,
-            in_reply_to=message.message_id,
-        )
-        request = MessageRequested.create(event.tenant_id, data)
-        return request, contact_key(event.tenant_id, message.from_address)
-
-    def _cost(self, completion: Completion) -> Decimal:
-        return self.prices.cost(
-            completion.model,
-            input_tokens=completion.input_tokens,
-            output_tokens=completion.output_tokens,
-        )
-
-    def _usage(self, event: MessageReceived, call: Call) -> UsageRecorded:
-        message, completion = event.data, call.completion
-        source = "llm" if call.purpose == "chat" else f"llm:{call.purpose}"
-        data = UsageRecordedData(
-            kind="llm_tokens",
-            quantity=completion.input_tokens + completion.output_tokens,
-            cost=self._cost(completion),
-            source_id=f"{source}:{message.message_id}",
-            contact_address=message.from_address,
-            channel=message.channel,
-            provider=completion.provider,
-            model=completion.model,
-            input_tokens=completion.input_tokens,
-            output_tokens=completion.output_tokens,
-            latency_ms=call.latency_ms,
-            purpose=call.purpose,
-        )
-        return UsageRecorded.create(event.tenant_id, data)
+def _profile(context: Context) -> commands.Profile:
+    contact, default = context.contact, context.settings.default_persona
+    if contact is None:
+        return commands.Profile(persona=default)
+    return commands.Profile(
+        persona=contact.persona or default,
+        name=contact.display_name,
+        language=contact.language,
+        time_zone=contact.time_zone,
+    )
 
 
 def _describe(verdict: Verdict) -> str:

@@ -7,7 +7,7 @@ turns and its recent message count.
 Per tenant, a short-lived view shared by all its messages: settings, the platform and tenant AI
 switches, billing's word on the tenant and the tenant's personas. A change reaches a worker
 within `ttl` seconds; a model's reply is kept only after the switches are read again inside the
-transaction that records it (`switches_now`), so a kill switch stops replies at once.
+transaction that records it (`recording.Recorder`), so a kill switch stops replies at once.
 """
 
 from __future__ import annotations
@@ -105,18 +105,6 @@ class TenantViews:
             entitled=allows(entitlement),
             personas={persona.slug: persona for persona in personas},
         )
-
-
-async def switches_now(session: AsyncSession, tenant_id: UUID) -> bool:
-    """Whether the platform and the tenant let the assistant answer, read in this transaction."""
-    platform = select(PlatformControl.enabled).where(PlatformControl.name == AI_SWITCH)
-    tenant = select(AssistantSettings.enabled).where(AssistantSettings.tenant_id == tenant_id)
-    row = (
-        await session.execute(
-            select(platform.scalar_subquery().label("platform"), tenant.scalar_subquery())
-        )
-    ).one()
-    return row[0] is not False and row[1] is not False
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,7 @@ from uuid import UUID
 
 import structlog
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import Select, delete, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.errors import NotFound
@@ -26,9 +25,7 @@ from switchboard.contracts import (
     ContactDeletedData,
     ContactUpserted,
     contact_key,
-    new_event_id,
 )
-from switchboard.conversation.assistant.commands import ConfigField
 from switchboard.conversation.contacts.schemas import (
     MAX_ATTRIBUTES,
     ContactExport,
@@ -62,53 +59,9 @@ def contact_data(contact: Contact) -> ContactData:
     )
 
 
-def _at_address(tenant_id: UUID, address: str) -> Select[Contact]:
-    return select(Contact).where(Contact.tenant_id == tenant_id, Contact.address == address)
-
-
 class ContactService:
     def __init__(self) -> None:
         self.outbox = Outbox(outbox)
-
-    async def ensure(self, session: AsyncSession, tenant_id: UUID, address: str) -> Contact:
-        """The tenant's contact at `address`, created (and published) if it is new."""
-        existing = await self.find(session, tenant_id, address)
-        if existing is not None:  # the usual case: one round trip
-            return existing
-        statement = (
-            insert(Contact)
-            .values(id=new_event_id(), tenant_id=tenant_id, address=address)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "address"])
-            .returning(Contact.id)
-        )
-        created = await session.scalar(statement)
-        contact = (await session.scalars(_at_address(tenant_id, address))).one()
-        if created is not None:
-            await self.publish(session, contact)
-        return contact
-
-    async def find(self, session: AsyncSession, tenant_id: UUID, address: str) -> Contact | None:
-        return await session.scalar(_at_address(tenant_id, address))
-
-    async def configure(
-        self, session: AsyncSession, contact: Contact, field: ConfigField, value: str
-    ) -> str | None:
-        """Apply a contact's own `CONFIG` change and publish it; the problem, if it is refused."""
-        if field == "persona":
-            if not await persona_service.exists(session, contact.tenant_id, value):
-                names = ", ".join(
-                    p.slug for p in await persona_service.available(session, contact.tenant_id)
-                )
-                return f'There is no persona "{value}". Choose one of: {names}.'
-            contact.persona = value
-        elif field == "name":
-            contact.display_name = value
-        elif field == "language":
-            contact.language = value
-        else:
-            contact.time_zone = value
-        await self.publish(session, contact)
-        return None
 
     async def publish(self, session: AsyncSession, contact: Contact) -> None:
         """Announce the contact as it now is on `contacts` (compacted: the latest wins)."""

@@ -8,8 +8,7 @@ from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.errors import Conflict, NotFound
@@ -17,7 +16,6 @@ from switchboard.common.outbox import Outbox
 from switchboard.contracts import (
     Channel,
     DeliveryStatus,
-    MessageReceivedData,
     MessageRequested,
     MessageRequestedData,
     contact_key,
@@ -48,78 +46,6 @@ def _open_thread(channel: str, sender_address: str) -> tuple[ColumnElement[bool]
 class ConversationService:
     def __init__(self) -> None:
         self.outbox = Outbox(outbox)
-
-    async def open_for(
-        self, session: AsyncSession, contact: Contact, channel: str, sender_address: str
-    ) -> Conversation:
-        """The contact's open conversation with this number, locked, started if there is none."""
-        existing = select(Conversation).where(
-            Conversation.contact_id == contact.id, *_open_thread(channel, sender_address)
-        )
-        found = await session.scalar(existing.with_for_update())
-        if found is not None:  # the usual case: one round trip
-            return found
-        statement = (
-            insert(Conversation)
-            .values(
-                id=new_event_id(),
-                tenant_id=contact.tenant_id,
-                contact_id=contact.id,
-                channel=channel,
-                sender_address=sender_address,
-                status="open",
-            )
-            .on_conflict_do_nothing(
-                index_elements=["contact_id", "channel", "sender_address"],
-                # A literal, not a bound value: a generic plan cannot match a partial index
-                # to a parameter, and asyncpg switches to generic plans after five runs.
-                index_where=text("status = 'open'"),
-            )
-        )
-        await session.execute(statement)
-        return (await session.scalars(existing.with_for_update())).one()
-
-    async def has_message(self, session: AsyncSession, tenant_id: UUID, message_id: UUID) -> bool:
-        """True once the inbound message is in a transcript (and so has been answered)."""
-        statement = select(Turn.id).where(
-            Turn.tenant_id == tenant_id, Turn.message_id == message_id
-        )
-        return await session.scalar(statement) is not None
-
-    async def recent_turns(
-        self, session: AsyncSession, tenant_id: UUID, message: MessageReceivedData, limit: int
-    ) -> list[Turn]:
-        """The last `limit` turns of the open conversation this message belongs to, oldest first."""
-        # Contact, then its open conversation, then that conversation's turns: each step an
-        # equality lookup on a unique index, a plan that holds whatever the table statistics say.
-        contact_id = (
-            select(Contact.id)
-            .where(Contact.tenant_id == tenant_id, Contact.address == message.from_address)
-            .scalar_subquery()
-        )
-        conversation_id = (
-            select(Conversation.id)
-            .where(
-                Conversation.contact_id == contact_id,
-                *_open_thread(message.channel, message.to_address),
-            )
-            .scalar_subquery()
-        )
-        statement = (
-            select(Turn)
-            .where(Turn.conversation_id == conversation_id)
-            .order_by(Turn.seq.desc())
-            .limit(limit)
-        )
-        return list(reversed((await session.scalars(statement)).all()))
-
-    async def find_open(
-        self, session: AsyncSession, contact_id: UUID, channel: str, sender_address: str
-    ) -> Conversation | None:
-        statement = select(Conversation).where(
-            Conversation.contact_id == contact_id, *_open_thread(channel, sender_address)
-        )
-        return await session.scalar(statement)
 
     async def unsummarised_turns(
         self, session: AsyncSession, conversation: Conversation, *, limit: int
@@ -155,34 +81,6 @@ class ConversationService:
         )
         statement = select(func.count()).select_from(newest).where(newest.c.created_at > since)
         return int(await session.scalar(statement) or 0)
-
-    async def add_user_turn(
-        self,
-        session: AsyncSession,
-        conversation: Conversation,
-        message: MessageReceivedData,
-        *,
-        outcome: str,
-    ) -> bool:
-        """Append the contact's message; False if this message is already in the transcript."""
-        statement = (
-            insert(Turn)
-            .values(
-                id=new_event_id(),
-                conversation_id=conversation.id,
-                tenant_id=conversation.tenant_id,
-                role="user",
-                body=message.body,
-                message_id=message.message_id,
-                outcome=outcome,
-            )
-            .on_conflict_do_nothing(index_elements=["tenant_id", "message_id"])
-            .returning(Turn.id)
-        )
-        added = await session.scalar(statement) is not None
-        if added:
-            conversation.last_message_at = datetime.now(UTC)
-        return added
 
     async def add_reply_turn(
         self,
@@ -238,15 +136,6 @@ class ConversationService:
     def hand_back(self, conversation: Conversation) -> None:
         conversation.handler = "assistant"
         conversation.quota_notified = False
-
-    def flag_for_review(self, conversation: Conversation, reason: str) -> None:
-        conversation.needs_review = True
-        conversation.review_reason = reason
-
-    def close(self, conversation: Conversation) -> None:
-        """End the thread: the contact's next message starts a new one, with no memory."""
-        conversation.status = "closed"
-        conversation.closed_at = datetime.now(UTC)
 
     async def record_delivery(
         self, session: AsyncSession, tenant_id: UUID, idempotency_key: str, status: DeliveryStatus

@@ -33,13 +33,6 @@ class ResolvedPersona:
 
 
 class PersonaService:
-    async def exists(self, session: AsyncSession, tenant_id: UUID, slug: str) -> bool:
-        """Whether a contact or tenant may choose `slug`."""
-        if slug in LIBRARY:
-            return True
-        statement = select(Persona.id).where(Persona.tenant_id == tenant_id, Persona.slug == slug)
-        return await session.scalar(statement) is not None
-
     async def available(self, session: AsyncSession, tenant_id: UUID) -> list[ResolvedPersona]:
         """Every persona the tenant can choose, its own versions replacing the library's."""
         own = (await session.scalars(select(Persona).where(Persona.tenant_id == tenant_id))).all()

@@ -21,6 +21,7 @@ import structlog
 from sqlalchemy import insert, text
 
 from switchboard.common.db import Database, is_unavailable
+from switchboard.common.grouping import GroupCommit
 from switchboard.common.outbox import Outbox
 from switchboard.contracts import (
     DELIVERY_RANK,
@@ -84,49 +85,33 @@ class Outcome:
 class SentRecorder:
     def __init__(self, db: Database, *, max_batch: int = 500, max_flushes: int = 2) -> None:
         self.db = db
-        self.max_batch = max_batch
-        self.max_flushes = max_flushes
         self.outbox = Outbox(outbox)
-        self._pending: list[tuple[Outcome, asyncio.Future[None]]] = []
-        self._flushes = 0
+        # A group that fails after its retries fails as a whole: the database is away, and
+        # writing its sends one by one would only wait for it once per send.
+        self._groups: GroupCommit[Outcome, None] = GroupCommit(
+            self._write_with_retries,
+            max_group=max_batch,
+            max_writers=max_flushes,
+            isolate_failures=False,
+        )
 
     async def record(self, outcome: Outcome) -> None:
         """Returns once the outcome, its history and its events are committed."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((outcome, future))
-        if self._flushes < self.max_flushes:
-            self._flushes += 1
-            asyncio.create_task(self._flush())  # noqa: RUF006 - awaited through the futures
-        await future
+        await self._groups.submit(outcome)
 
-    async def _flush(self) -> None:
-        try:
-            while self._pending:
-                batch = self._pending[: self.max_batch]
-                del self._pending[: self.max_batch]
-                await self._write_with_retries(batch)
-        finally:
-            self._flushes -= 1
-
-    async def _write_with_retries(self, batch: list[tuple[Outcome, asyncio.Future[None]]]) -> None:
+    async def _write_with_retries(self, outcomes: list[Outcome]) -> list[None]:
         """A database that is away is waited for: the provider already took these messages."""
-        outcomes = [outcome for outcome, _ in batch]
         for attempt in range(1, 31):
             try:
                 await self._write(outcomes)
                 break
-            except Exception as exc:  # noqa: BLE001 - every waiting send gets the error
+            except Exception as exc:
                 if is_unavailable(exc) and attempt < 30:
                     log.warning("dispatcher.record_retry", attempt=attempt, error=repr(exc))
                     await asyncio.sleep(min(5.0, 0.2 * attempt))
                     continue
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                return
-        for _, future in batch:
-            if not future.done():
-                future.set_result(None)
+                raise
+        return [None] * len(outcomes)
 
     async def _write(self, outcomes: list[Outcome]) -> None:
         by_id = {outcome.message_id: outcome for outcome in outcomes}

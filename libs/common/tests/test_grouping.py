@@ -1,0 +1,80 @@
+"""Group commit: callers arriving during a write share the next one; a failure stays with its
+item."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from switchboard.common.grouping import GroupCommit
+
+
+class Store:
+    """Writes groups slowly, refusing odd numbers one by one and any group holding `poison`."""
+
+    def __init__(self, poison: int | None = None) -> None:
+        self.groups: list[list[int]] = []
+        self.poison = poison
+
+    async def write(self, items: list[int]) -> Sequence[str | BaseException]:
+        await asyncio.sleep(0.01)
+        if self.poison in items:
+            raise RuntimeError(f"{self.poison} broke the transaction")
+        self.groups.append(items)
+        return [ValueError(f"{i} is odd") if i % 2 else f"stored {i}" for i in items]
+
+
+async def test_callers_arriving_during_a_write_go_together_in_the_next() -> None:
+    store = Store()
+    groups = GroupCommit(store.write, max_writers=1)
+    first = asyncio.ensure_future(groups.submit(0))
+    await asyncio.sleep(0.002)  # its write is under way
+    later = await asyncio.gather(*(groups.submit(i * 2) for i in range(1, 50)))
+    assert await first == "stored 0"
+    assert later == [f"stored {i * 2}" for i in range(1, 50)]
+    # The first caller is written alone; the 49 that arrived meanwhile share one write.
+    assert [len(g) for g in store.groups] == [1, 49]
+
+
+async def test_groups_are_capped() -> None:
+    store = Store()
+    groups = GroupCommit(store.write, max_group=10, max_writers=2)
+    await asyncio.gather(*(groups.submit(i * 2) for i in range(42)))
+    assert sorted(len(g) for g in store.groups) == [2, 10, 10, 10, 10]
+
+
+async def test_an_item_refused_alone_fails_only_its_caller() -> None:
+    groups = GroupCommit(Store().write)
+    results = await asyncio.gather(*(groups.submit(i) for i in range(4)), return_exceptions=True)
+    assert results[0] == "stored 0"
+    assert isinstance(results[1], ValueError)
+    assert results[2] == "stored 2"
+
+
+async def test_a_failed_group_is_written_again_one_by_one() -> None:
+    store = Store(poison=4)
+    groups = GroupCommit(store.write, max_writers=1)
+    results = await asyncio.gather(
+        *(groups.submit(i) for i in (0, 2, 4, 6, 8)), return_exceptions=True
+    )
+    assert [r if isinstance(r, str) else type(r).__name__ for r in results] == [
+        "stored 0",
+        "stored 2",
+        "RuntimeError",
+        "stored 6",
+        "stored 8",
+    ]
+
+
+async def test_without_isolation_the_whole_group_gets_the_error() -> None:
+    store = Store(poison=4)
+    groups = GroupCommit(store.write, max_writers=1, isolate_failures=False)
+    first = asyncio.ensure_future(groups.submit(0))
+    await asyncio.sleep(0)
+    rest = [asyncio.ensure_future(groups.submit(i)) for i in (2, 4, 6)]
+    assert await first == "stored 0"
+    for caller in rest:
+        with pytest.raises(RuntimeError):
+            await caller

@@ -1,0 +1,560 @@
+"""Recording decisions: many messages' transcripts, state and events in one transaction.
+
+Each message's decision is written with the claim of its event in the inbox, so a redelivered
+message never gets a second reply; but not one transaction per message. The messages decided
+while a write is in flight go together in the next one (`GroupCommit`), with a handful of
+set-based statements per group whatever its size:
+
+1. claim the events in the inbox (a duplicate is `AlreadyProcessed`);
+2. create the contacts seen for the first time (published on `contacts`);
+3. lock each message's open conversation, starting those that do not exist yet;
+4. read the AI switches again for the model's replies: a reply is dropped if an operator took
+   the conversation over or the AI was switched off while the model was thinking;
+5. add the contacts' turns (a message already in a transcript is recorded no further);
+6. add the replies, apply `CONFIG` changes, update the conversations, and queue the replies and
+   the usage in the outbox.
+
+A contact's messages are decided one after the other (the consumer keeps each contact's order),
+so no two messages of one contact are ever in the same group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, cast
+from uuid import UUID
+
+from sqlalchemy import Row, Table, insert, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from switchboard.common.db import Database
+from switchboard.common.grouping import GroupCommit
+from switchboard.common.kafka import AlreadyProcessed, Delivery
+from switchboard.common.outbox import Outbox
+from switchboard.contracts import (
+    AnyEvent,
+    ContactData,
+    ContactUpserted,
+    MessageReceived,
+    MessageRequested,
+    MessageRequestedData,
+    UsageRecorded,
+    UsageRecordedData,
+    contact_key,
+    new_event_id,
+    tenant_key,
+)
+from switchboard.conversation.assistant.decision import Call, Decision, Outcome, reply_key
+from switchboard.conversation.contacts.service import contact_data
+from switchboard.conversation.llm import Completion, PriceTable
+from switchboard.conversation.models import Contact, Turn, outbox
+from switchboard.conversation.settings.service import AI_SWITCH
+
+_TURNS = cast(Table, Turn.__table__)
+
+_CONTACTS = text(
+    """
+    WITH wanted AS (
+        SELECT * FROM unnest(
+            CAST(:ids AS uuid[]), CAST(:tenant_ids AS uuid[]), CAST(:addresses AS text[])
+        ) AS w(id, tenant_id, address)
+    ), created AS (
+        INSERT INTO conversation.contacts (id, tenant_id, address)
+        SELECT id, tenant_id, address FROM wanted
+        ON CONFLICT (tenant_id, address) DO NOTHING
+        RETURNING id, tenant_id, address
+    )
+    SELECT id, tenant_id, address, true AS created FROM created
+    UNION ALL
+    SELECT c.id, c.tenant_id, c.address, false
+    FROM conversation.contacts AS c JOIN wanted AS w USING (tenant_id, address)
+    """
+)
+"""Contacts by address, created if missing; one that another transaction is creating at the
+same moment is in neither half (this statement's snapshot predates it) and is asked again."""
+
+_LOCK_OPEN = text(
+    """
+    SELECT c.id, c.tenant_id, c.contact_id, c.channel, c.sender_address, c.handler,
+           c.handoff_reason, c.handed_off_at, c.needs_review, c.review_reason, c.summary,
+           c.summary_through_seq, c.quota_notified
+    FROM conversation.conversations AS c
+    JOIN unnest(
+        CAST(:contact_ids AS uuid[]), CAST(:channels AS text[]), CAST(:senders AS text[])
+    ) AS w(contact_id, channel, sender_address)
+      ON c.contact_id = w.contact_id AND c.channel = w.channel
+     AND c.sender_address = w.sender_address
+    WHERE c.status = 'open'
+    ORDER BY c.id
+    FOR UPDATE OF c
+    """
+)
+
+_START = text(
+    """
+    INSERT INTO conversation.conversations
+        (id, tenant_id, contact_id, channel, sender_address, status)
+    SELECT id, tenant_id, contact_id, channel, sender_address, 'open'
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:tenant_ids AS uuid[]), CAST(:contact_ids AS uuid[]),
+        CAST(:channels AS text[]), CAST(:senders AS text[])
+    ) AS w(id, tenant_id, contact_id, channel, sender_address)
+    ON CONFLICT (contact_id, channel, sender_address) WHERE status = 'open' DO NOTHING
+    """
+)
+
+_SWITCHES = text(
+    """
+    SELECT t.tenant_id,
+           coalesce((SELECT p.enabled FROM conversation.platform_controls AS p
+                     WHERE p.name = :switch), true)
+           AND coalesce(s.enabled, true) AS enabled
+    FROM unnest(CAST(:tenant_ids AS uuid[])) AS t(tenant_id)
+    LEFT JOIN conversation.assistant_settings AS s ON s.tenant_id = t.tenant_id
+    """
+)
+
+_USER_TURNS = text(
+    """
+    INSERT INTO conversation.turns (id, conversation_id, tenant_id, role, body, message_id, outcome)
+    SELECT id, conversation_id, tenant_id, 'user', body, message_id, outcome
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:conversation_ids AS uuid[]), CAST(:tenant_ids AS uuid[]),
+        CAST(:bodies AS text[]), CAST(:message_ids AS uuid[]), CAST(:outcomes AS text[])
+    ) AS t(id, conversation_id, tenant_id, body, message_id, outcome)
+    ON CONFLICT (tenant_id, message_id) DO NOTHING
+    RETURNING message_id
+    """
+)
+
+_UPDATE_CONVERSATIONS = text(
+    """
+    UPDATE conversation.conversations AS c
+    SET last_message_at = now(), handler = u.handler, handoff_reason = u.handoff_reason,
+        handed_off_at = u.handed_off_at, needs_review = u.needs_review,
+        review_reason = u.review_reason, summary = u.summary,
+        summary_through_seq = u.summary_through_seq, quota_notified = u.quota_notified,
+        status = u.status, closed_at = u.closed_at
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:handlers AS text[]), CAST(:handoff_reasons AS text[]),
+        CAST(:handed_off_at AS timestamptz[]), CAST(:needs_review AS boolean[]),
+        CAST(:review_reasons AS text[]), CAST(:summaries AS text[]),
+        CAST(:summary_through AS bigint[]), CAST(:quota_notified AS boolean[]),
+        CAST(:statuses AS text[]), CAST(:closed_at AS timestamptz[])
+    ) AS u(id, handler, handoff_reason, handed_off_at, needs_review, review_reason, summary,
+           summary_through_seq, quota_notified, status, closed_at)
+    WHERE c.id = u.id
+    """
+)
+
+_CONFIG_COLUMNS = {
+    "persona": "persona",
+    "name": "display_name",
+    "language": "language",
+    "time_zone": "time_zone",
+}
+
+ThreadKey = tuple[UUID, str, str]
+"""An open conversation's contact, channel and tenant number."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One message's decision, waiting to be recorded."""
+
+    event: MessageReceived
+    decision: Decision
+    delivery: Delivery
+    contact_id: UUID | None
+    """The contact, if it existed when the message was read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    conversation_id: UUID
+    outcome: Outcome
+    """The decision's outcome, or what it became in the transaction (`handed_over`, `ai_off`)."""
+
+
+@dataclass
+class _Thread:
+    """A locked open conversation, and the state the group leaves it in."""
+
+    id: UUID
+    contact_id: UUID
+    handler: str
+    handoff_reason: str | None
+    handed_off_at: datetime | None
+    needs_review: bool
+    review_reason: str | None
+    summary: str | None
+    summary_through_seq: int
+    quota_notified: bool
+    status: str = "open"
+    closed_at: datetime | None = None
+    touched: bool = False
+
+    @classmethod
+    def locked(cls, row: Row[Any]) -> _Thread:
+        return cls(
+            row.id,
+            row.contact_id,
+            row.handler,
+            row.handoff_reason,
+            row.handed_off_at,
+            row.needs_review,
+            row.review_reason,
+            row.summary,
+            row.summary_through_seq,
+            row.quota_notified,
+        )
+
+    def apply(self, decision: Decision) -> None:
+        self.touched = True
+        if decision.summary is not None:
+            self.summary, self.summary_through_seq = decision.summary
+        if decision.handoff is not None and self.handler != "human":
+            self.handler, self.handoff_reason = "human", decision.handoff
+            self.handed_off_at = datetime.now(UTC)
+        if decision.review is not None:
+            self.needs_review, self.review_reason = True, decision.review
+        if decision.outcome == "quota":
+            self.quota_notified = True
+        elif decision.outcome == "answered":
+            self.quota_notified = False
+        if decision.close:
+            self.status, self.closed_at = "closed", datetime.now(UTC)
+
+
+class Recorder:
+    def __init__(self, db: Database, prices: PriceTable, *, max_group: int = 500) -> None:
+        self.db = db
+        self.prices = prices
+        self.outbox = Outbox(outbox)
+        self._groups: GroupCommit[Entry, Recorded | None] = GroupCommit(
+            self._write, max_group=max_group
+        )
+
+    async def record(self, entry: Entry) -> Recorded | None:
+        """Once committed: where the message was recorded and its outcome; None if it already
+        was in a transcript. Raises `AlreadyProcessed` for an event the inbox has seen."""
+        if entry.delivery.shared is not None:  # a batch transaction that already claimed it
+            return (await self.write_in(entry.delivery.shared, [entry]))[0]
+        return await self._groups.submit(entry)
+
+    async def _write(self, entries: list[Entry]) -> list[Recorded | BaseException | None]:
+        async with self.db.transaction() as session:
+            fresh: list[Entry] = []
+            for consumer in {e.delivery.consumer for e in entries}:
+                mine = [e for e in entries if e.delivery.consumer == consumer]
+                claimed = await mine[0].delivery.inbox.claim_many(
+                    session, consumer, [e.event.event_id for e in mine]
+                )
+                fresh += [e for e in mine if e.event.event_id in claimed]
+            written = dict(zip(map(id, fresh), await self.write_in(session, fresh), strict=True))
+        return [written[id(e)] if id(e) in written else AlreadyProcessed() for e in entries]
+
+    async def write_in(self, session: AsyncSession, entries: list[Entry]) -> list[Recorded | None]:
+        """Record `entries` (already claimed in the inbox) in `session`'s transaction."""
+        if not entries:
+            return []
+        events: list[tuple[AnyEvent, bytes | None]] = []
+        contact_ids = await self._contacts(session, entries, events)
+        threads = await self._threads(session, entries, contact_ids)
+        decisions = await self._still_wanted(session, entries, threads)
+        added = await self._user_turns(session, entries, threads, decisions)
+        replies: list[dict[str, Any]] = []
+        results: list[Recorded | None] = []
+        for entry, thread, decision in zip(entries, threads, decisions, strict=True):
+            if entry.event.data.message_id not in added:
+                results.append(None)  # already in a transcript: answered before
+                continue
+            results.append(Recorded(thread.id, decision.outcome))
+            replies += self._reply_turns(entry, thread.id, decision)
+            events += self._events(entry, thread.id, decision)
+            if decision.contact_change is not None:
+                events.append(await _configure(session, thread.contact_id, decision))
+            thread.apply(decision)
+        if replies:
+            await session.execute(insert(_TURNS), replies)
+        await _update(session, [t for t in {id(t): t for t in threads}.values() if t.touched])
+        await self.outbox.add_many(session, events)
+        return results
+
+    async def _contacts(
+        self,
+        session: AsyncSession,
+        entries: list[Entry],
+        events: list[tuple[AnyEvent, bytes | None]],
+    ) -> list[UUID]:
+        """Each message's contact id; new contacts are created and published."""
+        ids: dict[tuple[UUID, str], UUID] = {}
+        missing: set[tuple[UUID, str]] = set()
+        for entry in entries:
+            address = (entry.event.tenant_id, entry.event.data.from_address)
+            if entry.contact_id is not None:
+                ids[address] = entry.contact_id
+            else:
+                missing.add(address)
+        for _ in range(3):
+            if not missing:
+                break
+            wanted = sorted(missing)
+            parameters = {
+                "ids": [new_event_id() for _ in wanted],
+                "tenant_ids": [tenant_id for tenant_id, _ in wanted],
+                "addresses": [address for _, address in wanted],
+            }
+            for row in await session.execute(_CONTACTS, parameters):
+                ids[row.tenant_id, row.address] = row.id
+                if row.created:
+                    data = ContactData(contact_id=row.id, address=row.address)
+                    created = ContactUpserted.create(row.tenant_id, data)
+                    events.append((created, contact_key(row.tenant_id, row.address)))
+            missing -= ids.keys()
+        if missing:
+            raise RuntimeError(f"{len(missing)} contacts could be neither found nor created")
+        return [ids[e.event.tenant_id, e.event.data.from_address] for e in entries]
+
+    async def _threads(
+        self, session: AsyncSession, entries: list[Entry], contact_ids: list[UUID]
+    ) -> list[_Thread]:
+        """Each message's open conversation, locked; started if there is none."""
+        keys: list[ThreadKey] = [
+            (contact_id, e.event.data.channel, e.event.data.to_address)
+            for e, contact_id in zip(entries, contact_ids, strict=True)
+        ]
+        threads = await _lock(session, set(keys))
+        missing = {k: e.event.tenant_id for k, e in zip(keys, entries, strict=True)}
+        for key in threads:
+            missing.pop(key, None)
+        if missing:
+            parameters = {
+                "ids": [new_event_id() for _ in missing],
+                "tenant_ids": list(missing.values()),
+                "contact_ids": [contact_id for contact_id, _, _ in missing],
+                "channels": [channel for _, channel, _ in missing],
+                "senders": [sender for _, _, sender in missing],
+            }
+            await session.execute(_START, parameters)
+            threads |= await _lock(session, set(missing))
+        return [threads[key] for key in keys]
+
+    async def _still_wanted(
+        self, session: AsyncSession, entries: list[Entry], threads: list[_Thread]
+    ) -> list[Decision]:
+        """The decisions, except the model's replies that are no longer wanted: an operator
+        took the conversation over, or the AI was switched off, while the model was thinking
+        (their usage still counts: the calls were made)."""
+        tenants = {e.event.tenant_id for e in entries if e.decision.model_speaks}
+        enabled: dict[UUID, bool] = {}
+        if tenants:
+            parameters = {"switch": AI_SWITCH, "tenant_ids": list(tenants)}
+            enabled = {
+                row.tenant_id: row.enabled for row in await session.execute(_SWITCHES, parameters)
+            }
+        decisions = []
+        for entry, thread in zip(entries, threads, strict=True):
+            decision = entry.decision
+            if decision.model_speaks:
+                if thread.handler == "human":
+                    decision = replace(decision, outcome="handed_over", reply=None, chat=None)
+                elif not enabled[entry.event.tenant_id]:
+                    decision = replace(decision, outcome="ai_off", reply=None, chat=None)
+            decisions.append(decision)
+        return decisions
+
+    async def _user_turns(
+        self,
+        session: AsyncSession,
+        entries: list[Entry],
+        threads: list[_Thread],
+        decisions: list[Decision],
+    ) -> set[UUID]:
+        """Add the contacts' messages; returns those that were not in a transcript yet."""
+        parameters = {
+            "ids": [new_event_id() for _ in entries],
+            "conversation_ids": [t.id for t in threads],
+            "tenant_ids": [e.event.tenant_id for e in entries],
+            "bodies": [e.event.data.body for e in entries],
+            "message_ids": [e.event.data.message_id for e in entries],
+            "outcomes": [d.outcome for d in decisions],
+        }
+        return set((await session.scalars(_USER_TURNS, parameters)).all())
+
+    def _reply_turns(
+        self, entry: Entry, conversation_id: UUID, decision: Decision
+    ) -> list[dict[str, Any]]:
+        """The model's answer (sent, or withheld for review), then a fixed reply if that is
+        what the contact gets instead."""
+        turns = []
+        key = reply_key(entry.event.data)
+        new = {"conversation_id": conversation_id, "tenant_id": entry.event.tenant_id}
+        if decision.chat is not None:
+            completion, withheld = decision.chat.completion, decision.withheld
+            turns.append(
+                _turn(
+                    **new,
+                    role="assistant",
+                    body=completion.text if withheld else decision.reply,
+                    idempotency_key=None if withheld else key,
+                    provider=completion.provider,
+                    model=completion.model,
+                    input_tokens=completion.input_tokens,
+                    output_tokens=completion.output_tokens,
+                    cost=self._cost(completion),
+                    latency_ms=decision.chat.latency_ms,
+                    fallback=list(completion.fallback),
+                    moderation=decision.verdict if withheld else None,
+                    outcome="withheld" if withheld else None,
+                )
+            )
+        if decision.reply is not None and not decision.model_speaks:
+            turns.append(
+                _turn(
+                    **new,
+                    role="system",
+                    body=decision.reply,
+                    idempotency_key=key,
+                    fallback=list(decision.fallback) if decision.chat is None else [],
+                    moderation=decision.verdict if decision.chat is None else None,
+                )
+            )
+        return turns
+
+    # Events -----------------------------------------------------------------------------------
+
+    def _events(
+        self, entry: Entry, conversation_id: UUID, decision: Decision
+    ) -> list[tuple[AnyEvent, bytes | None]]:
+        """Every call's usage, then the reply to send."""
+        event = entry.event
+        usage = tenant_key(event.tenant_id)
+        events: list[tuple[AnyEvent, bytes | None]] = [
+            (self._usage(event, call), usage) for call in decision.calls
+        ]
+        if decision.reply is not None:
+            events.append(_request(event, conversation_id, decision.reply))
+        return events
+
+    def _cost(self, completion: Completion) -> Decimal:
+        return self.prices.cost(
+            completion.model,
+            input_tokens=completion.input_tokens,
+            output_tokens=completion.output_tokens,
+        )
+
+    def _usage(self, event: MessageReceived, call: Call) -> UsageRecorded:
+        message, completion = event.data, call.completion
+        source = "llm" if call.purpose == "chat" else f"llm:{call.purpose}"
+        data = UsageRecordedData(
+            kind="llm_tokens",
+            quantity=completion.input_tokens + completion.output_tokens,
+            cost=self._cost(completion),
+            source_id=f"{source}:{message.message_id}",
+            contact_address=message.from_address,
+            channel=message.channel,
+            provider=completion.provider,
+            model=completion.model,
+            input_tokens=completion.input_tokens,
+            output_tokens=completion.output_tokens,
+            latency_ms=call.latency_ms,
+            purpose=call.purpose,
+        )
+        return UsageRecorded.create(event.tenant_id, data)
+
+
+def _turn(**values: Any) -> dict[str, Any]:
+    """A reply turn's row, every column given (the rows of one statement share their keys)."""
+    row: dict[str, Any] = {
+        "id": new_event_id(),
+        "outcome": None,
+        "message_id": None,
+        "idempotency_key": None,
+        "provider": None,
+        "model": None,
+        "input_tokens": None,
+        "output_tokens": None,
+        "cost": None,
+        "latency_ms": None,
+        "fallback": [],
+        "moderation": None,
+        "author": None,
+    }
+    row.update(values)
+    row["delivery_status"] = "queued" if row["idempotency_key"] else None
+    return row
+
+
+def _request(
+    event: MessageReceived, conversation_id: UUID, body: str
+) -> tuple[AnyEvent, bytes | None]:
+    message = event.data
+    data = MessageRequestedData(
+        idempotency_key=reply_key(message),
+        origin="reply",
+        priority="reply",
+        channel=message.channel,
+        to_address=message.from_address,
+        from_address=message.to_address,
+        body=body,
+        conversation_id=conversation_id,
+        in_reply_to=message.message_id,
+    )
+    request = MessageRequested.create(event.tenant_id, data)
+    return request, contact_key(event.tenant_id, message.from_address)
+
+
+async def _lock(session: AsyncSession, keys: set[ThreadKey]) -> dict[ThreadKey, _Thread]:
+    if not keys:
+        return {}
+    wanted = sorted(keys)
+    parameters = {
+        "contact_ids": [contact_id for contact_id, _, _ in wanted],
+        "channels": [channel for _, channel, _ in wanted],
+        "senders": [sender for _, _, sender in wanted],
+    }
+    rows = await session.execute(_LOCK_OPEN, parameters)
+    return {(r.contact_id, r.channel, r.sender_address): _Thread.locked(r) for r in rows}
+
+
+async def _configure(
+    session: AsyncSession, contact_id: UUID, decision: Decision
+) -> tuple[AnyEvent, bytes | None]:
+    """Apply a contact's own `CONFIG` change (checked when decided); the contact as it now is,
+    to publish."""
+    assert decision.contact_change is not None
+    field, value = decision.contact_change
+    statement = (
+        update(Contact)
+        .where(Contact.id == contact_id)
+        .values({_CONFIG_COLUMNS[field]: value})
+        .returning(Contact)
+    )
+    contact = (await session.scalars(statement)).one()
+    event = ContactUpserted.create(contact.tenant_id, contact_data(contact))
+    return event, contact_key(contact.tenant_id, contact.address)
+
+
+async def _update(session: AsyncSession, threads: Sequence[_Thread]) -> None:
+    if not threads:
+        return
+    await session.execute(
+        _UPDATE_CONVERSATIONS,
+        {
+            "ids": [t.id for t in threads],
+            "handlers": [t.handler for t in threads],
+            "handoff_reasons": [t.handoff_reason for t in threads],
+            "handed_off_at": [t.handed_off_at for t in threads],
+            "needs_review": [t.needs_review for t in threads],
+            "review_reasons": [t.review_reason for t in threads],
+            "summaries": [t.summary for t in threads],
+            "summary_through": [t.summary_through_seq for t in threads],
+            "quota_notified": [t.quota_notified for t in threads],
+            "statuses": [t.status for t in threads],
+            "closed_at": [t.closed_at for t in threads],
+        },
+    )

@@ -1,5 +1,4 @@
-"""Group commit: callers arriving during a write share the next one; a failure stays with its
-item."""
+"""Batching: callers arriving during a call share the next one; a failure stays with its item."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from switchboard.common.grouping import GroupCommit
+from switchboard.common.grouping import Batcher
 
 
 class Store:
@@ -28,7 +27,7 @@ class Store:
 
 async def test_callers_arriving_during_a_write_go_together_in_the_next() -> None:
     store = Store()
-    groups = GroupCommit(store.write, max_writers=1)
+    groups = Batcher(store.write, max_concurrent=1)
     first = asyncio.ensure_future(groups.submit(0))
     await asyncio.sleep(0.002)  # its write is under way
     later = await asyncio.gather(*(groups.submit(i * 2) for i in range(1, 50)))
@@ -40,13 +39,13 @@ async def test_callers_arriving_during_a_write_go_together_in_the_next() -> None
 
 async def test_groups_are_capped() -> None:
     store = Store()
-    groups = GroupCommit(store.write, max_group=10, max_writers=2)
+    groups = Batcher(store.write, max_batch=10, max_concurrent=2)
     await asyncio.gather(*(groups.submit(i * 2) for i in range(42)))
     assert sorted(len(g) for g in store.groups) == [2, 10, 10, 10, 10]
 
 
 async def test_an_item_refused_alone_fails_only_its_caller() -> None:
-    groups = GroupCommit(Store().write)
+    groups = Batcher(Store().write)
     results = await asyncio.gather(*(groups.submit(i) for i in range(4)), return_exceptions=True)
     assert results[0] == "stored 0"
     assert isinstance(results[1], ValueError)
@@ -55,7 +54,7 @@ async def test_an_item_refused_alone_fails_only_its_caller() -> None:
 
 async def test_a_failed_group_is_written_again_one_by_one() -> None:
     store = Store(poison=4)
-    groups = GroupCommit(store.write, max_writers=1)
+    groups = Batcher(store.write, max_concurrent=1)
     results = await asyncio.gather(
         *(groups.submit(i) for i in (0, 2, 4, 6, 8)), return_exceptions=True
     )
@@ -70,7 +69,7 @@ async def test_a_failed_group_is_written_again_one_by_one() -> None:
 
 async def test_without_isolation_the_whole_group_gets_the_error() -> None:
     store = Store(poison=4)
-    groups = GroupCommit(store.write, max_writers=1, isolate_failures=False)
+    groups = Batcher(store.write, max_concurrent=1, isolate_failures=False)
     first = asyncio.ensure_future(groups.submit(0))
     await asyncio.sleep(0)
     rest = [asyncio.ensure_future(groups.submit(i)) for i in (2, 4, 6)]

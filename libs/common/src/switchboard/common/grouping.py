@@ -1,11 +1,12 @@
-"""Group commit: many callers' writes in one transaction, each caller waiting for its own.
+"""Batching: many callers' items handled in one call, each caller waiting for its own result.
 
-A caller submits an item and waits. While a write is in flight, the items that arrive meanwhile
-queue up and go together in the next one, so a busy service pays for one transaction (and a few
-set-based statements) per group instead of per item, and a quiet one writes each item at once.
+A caller submits an item and waits. While a call is in flight, the items that arrive meanwhile
+queue up and go together in the next one, so a busy service pays for one transaction or query
+(a few set-based statements) per batch instead of per item (group commit for writes, one query
+for many reads), and a quiet one handles each item at once.
 
-`write` gets a group and returns one result per item, in order: a value, or an exception for an
-item that is refused on its own. If the whole write fails, a group of several items is written
+`handle` gets a batch and returns one result per item, in order: a value, or an exception for
+an item that is refused on its own. If the whole call fails, a batch of several items is handled
 again one item at a time (`isolate_failures`), so one bad item fails alone instead of taking the
 items that happened to share its transaction down with it.
 """
@@ -19,32 +20,32 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-Write = Callable[[list[T]], Awaitable[Sequence[R | BaseException]]]
+Handle = Callable[[list[T]], Awaitable[Sequence[R | BaseException]]]
 
 
-class GroupCommit(Generic[T, R]):
+class Batcher(Generic[T, R]):
     def __init__(
         self,
-        write: Write[T, R],
+        handle: Handle[T, R],
         *,
-        max_group: int = 500,
-        max_writers: int = 2,
+        max_batch: int = 500,
+        max_concurrent: int = 2,
         isolate_failures: bool = True,
     ) -> None:
-        self.write = write
-        self.max_group = max_group
-        self.max_writers = max_writers
+        self.handle = handle
+        self.max_batch = max_batch
+        self.max_concurrent = max_concurrent
         self.isolate_failures = isolate_failures
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
-        self._writers = 0
+        self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: T) -> R:
-        """Returns `item`'s result once its group is written (or raises its error)."""
+        """Returns `item`'s result once its batch is handled (or raises its error)."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
-        if self._writers < self.max_writers:
-            self._writers += 1
+        if self._running < self.max_concurrent:
+            self._running += 1
             task = asyncio.create_task(self._drain())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -53,25 +54,25 @@ class GroupCommit(Generic[T, R]):
     async def _drain(self) -> None:
         try:
             while self._pending:
-                group = self._pending[: self.max_group]
-                del self._pending[: self.max_group]
-                await self._write_group(group)
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                await self._handle(batch)
         finally:
-            self._writers -= 1
+            self._running -= 1
 
-    async def _write_group(self, group: list[tuple[T, asyncio.Future[R]]]) -> None:
+    async def _handle(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
-            results = await self.write([item for item, _ in group])
+            results = await self.handle([item for item, _ in batch])
         except Exception as exc:  # noqa: BLE001 - handed to the callers, or retried one by one
-            if self.isolate_failures and len(group) > 1:
-                for one in group:
-                    await self._write_group([one])
+            if self.isolate_failures and len(batch) > 1:
+                for one in batch:
+                    await self._handle([one])
                 return
-            results = [exc] * len(group)
-        if len(results) != len(group):
-            mismatch = RuntimeError(f"a group of {len(group)} got {len(results)} results")
-            results = [mismatch] * len(group)
-        for (_, future), result in zip(group, results, strict=True):
+            results = [exc] * len(batch)
+        if len(results) != len(batch):
+            mismatch = RuntimeError(f"a batch of {len(batch)} got {len(results)} results")
+            results = [mismatch] * len(batch)
+        for (_, future), result in zip(batch, results, strict=True):
             if future.done():  # the caller was cancelled
                 continue
             if isinstance(result, BaseException):

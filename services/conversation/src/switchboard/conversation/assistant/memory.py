@@ -22,6 +22,10 @@ SUMMARY_INSTRUCTIONS = (
 )
 
 
+UNHEARD = ("command", "blocked", "rate_limited", "withheld")
+"""Outcomes of turns the model never reads back."""
+
+
 class Remembered(NamedTuple):
     """A turn as memory needs it: only what the model reads and where it stands."""
 

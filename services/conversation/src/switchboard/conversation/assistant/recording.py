@@ -2,7 +2,7 @@
 
 Each message's decision is written with the claim of its event in the inbox, so a redelivered
 message never gets a second reply; but not one transaction per message. The messages decided
-while a write is in flight go together in the next one (`GroupCommit`), with a handful of
+while a write is in flight go together in the next one (`Batcher`), with a handful of
 set-based statements per group whatever its size:
 
 1. claim the events in the inbox (a duplicate is `AlreadyProcessed`);
@@ -20,7 +20,7 @@ so no two messages of one contact are ever in the same group.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -31,7 +31,7 @@ from sqlalchemy import Row, Table, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.db import Database
-from switchboard.common.grouping import GroupCommit
+from switchboard.common.grouping import Batcher
 from switchboard.common.kafka import AlreadyProcessed, Delivery
 from switchboard.common.outbox import Outbox
 from switchboard.contracts import (
@@ -55,46 +55,53 @@ from switchboard.conversation.settings.service import AI_SWITCH
 
 _TURNS = cast(Table, Turn.__table__)
 
-_CONTACTS = text(
+# Every lookup below is on an indexed column with `= ANY(array)`, never a join to `unnest`: the
+# statements run as prepared statements, and a generic plan that joined a parameter's rows to a
+# whole table (fine while the table is small) would scan it on every run as it grows.
+
+_CREATE_CONTACTS = text(
     """
-    WITH wanted AS (
-        SELECT * FROM unnest(
-            CAST(:ids AS uuid[]), CAST(:tenant_ids AS uuid[]), CAST(:addresses AS text[])
-        ) AS w(id, tenant_id, address)
-    ), created AS (
-        INSERT INTO conversation.contacts (id, tenant_id, address)
-        SELECT id, tenant_id, address FROM wanted
-        ON CONFLICT (tenant_id, address) DO NOTHING
-        RETURNING id, tenant_id, address
+    INSERT INTO conversation.contacts (id, tenant_id, address)
+    SELECT * FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:tenant_ids AS uuid[]), CAST(:addresses AS text[])
     )
-    SELECT id, tenant_id, address, true AS created FROM created
-    UNION ALL
-    SELECT c.id, c.tenant_id, c.address, false
-    FROM conversation.contacts AS c JOIN wanted AS w USING (tenant_id, address)
+    ON CONFLICT (tenant_id, address) DO NOTHING
+    RETURNING id, tenant_id, address
     """
 )
-"""Contacts by address, created if missing; one that another transaction is creating at the
-same moment is in neither half (this statement's snapshot predates it) and is asked again."""
 
-_LOCK_OPEN = text(
+_FIND_CONTACTS = text(
     """
-    SELECT c.id, c.tenant_id, c.contact_id, c.channel, c.sender_address, c.handler,
-           c.handoff_reason, c.handed_off_at, c.needs_review, c.review_reason, c.summary,
-           c.summary_through_seq, c.quota_notified
-    FROM conversation.conversations AS c
-    JOIN unnest(
-        CAST(:contact_ids AS uuid[]), CAST(:channels AS text[]), CAST(:senders AS text[])
-    ) AS w(contact_id, channel, sender_address)
-      ON c.contact_id = w.contact_id AND c.channel = w.channel
-     AND c.sender_address = w.sender_address
-    WHERE c.status = 'open'
-    ORDER BY c.id
-    FOR UPDATE OF c
+    SELECT id, tenant_id, address FROM conversation.contacts
+    WHERE tenant_id = ANY(CAST(:tenant_ids AS uuid[]))
+      AND address = ANY(CAST(:addresses AS text[]))
     """
+)
+"""A superset of the contacts asked for (each tenant with each address), filtered afterwards."""
+
+_THREAD_COLUMNS = """id, tenant_id, contact_id, channel, sender_address, handler, handoff_reason,
+    handed_off_at, needs_review, review_reason, summary, summary_through_seq, quota_notified"""
+
+_LOCK_BY_ID = text(
+    f"""
+    SELECT {_THREAD_COLUMNS} FROM conversation.conversations
+    WHERE id = ANY(CAST(:ids AS uuid[])) AND status = 'open'
+    ORDER BY id
+    FOR UPDATE
+    """  # noqa: S608
+)
+
+_LOCK_BY_CONTACT = text(
+    f"""
+    SELECT {_THREAD_COLUMNS} FROM conversation.conversations
+    WHERE contact_id = ANY(CAST(:contact_ids AS uuid[])) AND status = 'open'
+    ORDER BY id
+    FOR UPDATE
+    """  # noqa: S608
 )
 
 _START = text(
-    """
+    f"""
     INSERT INTO conversation.conversations
         (id, tenant_id, contact_id, channel, sender_address, status)
     SELECT id, tenant_id, contact_id, channel, sender_address, 'open'
@@ -103,8 +110,11 @@ _START = text(
         CAST(:channels AS text[]), CAST(:senders AS text[])
     ) AS w(id, tenant_id, contact_id, channel, sender_address)
     ON CONFLICT (contact_id, channel, sender_address) WHERE status = 'open' DO NOTHING
-    """
+    RETURNING {_THREAD_COLUMNS}
+    """  # noqa: S608
 )
+"""New conversations; being this transaction's own rows, no one else can change them before
+it ends."""
 
 _SWITCHES = text(
     """
@@ -146,7 +156,7 @@ _UPDATE_CONVERSATIONS = text(
         CAST(:statuses AS text[]), CAST(:closed_at AS timestamptz[])
     ) AS u(id, handler, handoff_reason, handed_off_at, needs_review, review_reason, summary,
            summary_through_seq, quota_notified, status, closed_at)
-    WHERE c.id = u.id
+    WHERE c.id = u.id AND c.id = ANY(CAST(:ids AS uuid[]))
     """
 )
 
@@ -170,6 +180,8 @@ class Entry:
     delivery: Delivery
     contact_id: UUID | None
     """The contact, if it existed when the message was read."""
+    conversation_id: UUID | None
+    """Its open conversation with this number, if there was one when the message was read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,13 +242,11 @@ class _Thread:
 
 
 class Recorder:
-    def __init__(self, db: Database, prices: PriceTable, *, max_group: int = 500) -> None:
+    def __init__(self, db: Database, prices: PriceTable, *, max_batch: int = 500) -> None:
         self.db = db
         self.prices = prices
         self.outbox = Outbox(outbox)
-        self._groups: GroupCommit[Entry, Recorded | None] = GroupCommit(
-            self._write, max_group=max_group
-        )
+        self._groups: Batcher[Entry, Recorded | None] = Batcher(self._write, max_batch=max_batch)
 
     async def record(self, entry: Entry) -> Recorded | None:
         """Once committed: where the message was recorded and its outcome; None if it already
@@ -292,31 +302,32 @@ class Recorder:
     ) -> list[UUID]:
         """Each message's contact id; new contacts are created and published."""
         ids: dict[tuple[UUID, str], UUID] = {}
-        missing: set[tuple[UUID, str]] = set()
         for entry in entries:
-            address = (entry.event.tenant_id, entry.event.data.from_address)
             if entry.contact_id is not None:
-                ids[address] = entry.contact_id
-            else:
-                missing.add(address)
-        for _ in range(3):
-            if not missing:
-                break
-            wanted = sorted(missing)
-            parameters = {
-                "ids": [new_event_id() for _ in wanted],
-                "tenant_ids": [tenant_id for tenant_id, _ in wanted],
-                "addresses": [address for _, address in wanted],
-            }
-            for row in await session.execute(_CONTACTS, parameters):
-                ids[row.tenant_id, row.address] = row.id
-                if row.created:
-                    data = ContactData(contact_id=row.id, address=row.address)
-                    created = ContactUpserted.create(row.tenant_id, data)
-                    events.append((created, contact_key(row.tenant_id, row.address)))
-            missing -= ids.keys()
+                ids[entry.event.tenant_id, entry.event.data.from_address] = entry.contact_id
+        missing = sorted(
+            {(e.event.tenant_id, e.event.data.from_address) for e in entries} - ids.keys()
+        )
         if missing:
-            raise RuntimeError(f"{len(missing)} contacts could be neither found nor created")
+            parameters = {
+                "ids": [new_event_id() for _ in missing],
+                "tenant_ids": [tenant_id for tenant_id, _ in missing],
+                "addresses": [address for _, address in missing],
+            }
+            for row in await session.execute(_CREATE_CONTACTS, parameters):
+                ids[row.tenant_id, row.address] = row.id
+                data = ContactData(contact_id=row.id, address=row.address)
+                created = ContactUpserted.create(row.tenant_id, data)
+                events.append((created, contact_key(row.tenant_id, row.address)))
+            if ids.keys() < set(missing):  # created meanwhile by someone else (the API)
+                found = await session.execute(_FIND_CONTACTS, parameters)
+                ids.update(
+                    {
+                        (r.tenant_id, r.address): r.id
+                        for r in found
+                        if (r.tenant_id, r.address) in missing
+                    }
+                )
         return [ids[e.event.tenant_id, e.event.data.from_address] for e in entries]
 
     async def _threads(
@@ -327,20 +338,25 @@ class Recorder:
             (contact_id, e.event.data.channel, e.event.data.to_address)
             for e, contact_id in zip(entries, contact_ids, strict=True)
         ]
-        threads = await _lock(session, set(keys))
-        missing = {k: e.event.tenant_id for k, e in zip(keys, entries, strict=True)}
-        for key in threads:
-            missing.pop(key, None)
-        if missing:
+        threads: dict[ThreadKey, _Thread] = {}
+        known = sorted({e.conversation_id for e in entries if e.conversation_id is not None})
+        if known:
+            threads.update(_keyed(await session.execute(_LOCK_BY_ID, {"ids": known})))
+        tenants = {k: e.event.tenant_id for k, e in zip(keys, entries, strict=True)}
+        missing = [k for k in tenants if k not in threads]
+        if missing:  # new, or closed since they were read
             parameters = {
                 "ids": [new_event_id() for _ in missing],
-                "tenant_ids": list(missing.values()),
+                "tenant_ids": [tenants[k] for k in missing],
                 "contact_ids": [contact_id for contact_id, _, _ in missing],
                 "channels": [channel for _, channel, _ in missing],
                 "senders": [sender for _, _, sender in missing],
             }
-            await session.execute(_START, parameters)
-            threads |= await _lock(session, set(missing))
+            threads.update(_keyed(await session.execute(_START, parameters)))
+        if any(k not in threads for k in keys):  # started meanwhile: lock the one that won
+            parameters = {"contact_ids": sorted({k[0] for k in keys if k not in threads})}
+            found = _keyed(await session.execute(_LOCK_BY_CONTACT, parameters))
+            threads.update({k: t for k, t in found.items() if k in tenants})
         return [threads[key] for key in keys]
 
     async def _still_wanted(
@@ -508,16 +524,7 @@ def _request(
     return request, contact_key(event.tenant_id, message.from_address)
 
 
-async def _lock(session: AsyncSession, keys: set[ThreadKey]) -> dict[ThreadKey, _Thread]:
-    if not keys:
-        return {}
-    wanted = sorted(keys)
-    parameters = {
-        "contact_ids": [contact_id for contact_id, _, _ in wanted],
-        "channels": [channel for _, channel, _ in wanted],
-        "senders": [sender for _, _, sender in wanted],
-    }
-    rows = await session.execute(_LOCK_OPEN, parameters)
+def _keyed(rows: Iterable[Row[Any]]) -> dict[ThreadKey, _Thread]:
     return {(r.contact_id, r.channel, r.sender_address): _Thread.locked(r) for r in rows}
 
 

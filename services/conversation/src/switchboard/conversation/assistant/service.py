@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -26,8 +25,7 @@ from switchboard.conversation.assistant import commands, memory, prompt, replies
 from switchboard.conversation.assistant.decision import Call, Decision
 from switchboard.conversation.assistant.memory import Remembered
 from switchboard.conversation.assistant.recording import Entry, Recorder
-from switchboard.conversation.assistant.state import TenantViews, thread_of
-from switchboard.conversation.conversations.service import conversation_service
+from switchboard.conversation.assistant.state import TenantViews, Threads
 from switchboard.conversation.llm import AllProvidersFailed, CompletionRequest, PriceTable
 from switchboard.conversation.llm.routing import ModelRouter
 from switchboard.conversation.models import AssistantSettings, Contact, Conversation
@@ -76,7 +74,9 @@ class Assistant:
         self.context_turns = context_turns
         self.memory_token_budget = memory_token_budget
         self.max_output_tokens = max_output_tokens
-        self.tenants = TenantViews(ttl=tenant_cache_seconds)
+        self.threads = Threads(
+            db, TenantViews(ttl=tenant_cache_seconds), turn_limit=context_turns * 2
+        )
         self.recorder = Recorder(db, prices)
 
     async def answer(self, event: MessageReceived, delivery: Delivery) -> None:
@@ -88,8 +88,15 @@ class Assistant:
             return
         started = time.perf_counter()
         decision = await self._decide(event, context)
-        contact_id = context.contact.id if context.contact is not None else None
-        recorded = await self.recorder.record(Entry(event, decision, delivery, contact_id))
+        contact, conversation = context.contact, context.conversation
+        entry = Entry(
+            event,
+            decision,
+            delivery,
+            contact_id=contact.id if contact is not None else None,
+            conversation_id=conversation.id if conversation is not None else None,
+        )
+        recorded = await self.recorder.record(entry)
         if recorded is not None:
             metrics.MESSAGES.labels(event.data.channel, recorded.outcome).inc()
             log.info(
@@ -104,40 +111,23 @@ class Assistant:
 
     async def _context(self, event: MessageReceived) -> Context | None:
         """What the decision needs; None if the message was already answered."""
-        tenant_id, message = event.tenant_id, event.data
-        async with self.db.sessions() as session:
-            # Checked before any model is paid for; the transaction still decides.
-            thread = await thread_of(session, tenant_id, message)
-            if thread.answered:
-                return None
-            tenant = await self.tenants.get(session, tenant_id)
-            contact, conversation = thread.contact, thread.conversation
-            turns: list[Remembered] = []
-            recent = 0
-            if conversation is not None:
-                if self.context_turns > 0:
-                    turns = await conversation_service.unsummarised_turns(
-                        session, conversation, limit=self.context_turns * 2
-                    )
-                recent = await conversation_service.recent_messages(
-                    session,
-                    conversation.id,
-                    since=datetime.now(UTC) - timedelta(minutes=1),
-                    limit=tenant.settings.contact_messages_per_minute,
-                )
-            return Context(
-                contact=contact,
-                conversation=conversation,
-                settings=tenant.settings,
-                enabled=tenant.enabled,
-                entitled=tenant.entitled and thread.contact_entitled,
-                persona=tenant.persona(
-                    contact.persona if contact else None, tenant.settings.default_persona
-                ),
-                personas=tenant.personas.keys(),
-                turns=turns,
-                recent_messages=recent,
-            )
+        thread = await self.threads.read(event.tenant_id, event.data)
+        if thread.answered:  # checked before any model is paid for; the transaction decides
+            return None
+        tenant, contact = thread.tenant, thread.contact
+        return Context(
+            contact=contact,
+            conversation=thread.conversation,
+            settings=tenant.settings,
+            enabled=tenant.enabled,
+            entitled=tenant.entitled and thread.contact_entitled,
+            persona=tenant.persona(
+                contact.persona if contact else None, tenant.settings.default_persona
+            ),
+            personas=tenant.personas.keys(),
+            turns=thread.turns,
+            recent_messages=thread.recent_messages,
+        )
 
     # Deciding ---------------------------------------------------------------------------------
 

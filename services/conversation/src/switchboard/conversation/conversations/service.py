@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.errors import Conflict, NotFound
@@ -22,7 +22,6 @@ from switchboard.contracts import (
     is_forward,
     new_event_id,
 )
-from switchboard.conversation.assistant.memory import Remembered
 from switchboard.conversation.conversations.schemas import (
     ConversationDetail,
     ConversationRead,
@@ -30,9 +29,6 @@ from switchboard.conversation.conversations.schemas import (
 )
 from switchboard.conversation.llm import Completion
 from switchboard.conversation.models import Contact, Conversation, Turn, outbox
-
-_UNHEARD = ("command", "blocked", "rate_limited", "withheld")
-"""Outcomes of turns the model never reads back."""
 
 
 def _open_thread(channel: str, sender_address: str) -> tuple[ColumnElement[bool], ...]:
@@ -46,41 +42,6 @@ def _open_thread(channel: str, sender_address: str) -> tuple[ColumnElement[bool]
 class ConversationService:
     def __init__(self) -> None:
         self.outbox = Outbox(outbox)
-
-    async def unsummarised_turns(
-        self, session: AsyncSession, conversation: Conversation, *, limit: int
-    ) -> list[Remembered]:
-        """The newest `limit` turns the rolling summary does not cover yet, oldest first,
-        without what the model should not read (automatic replies, commands, withheld text);
-        only the columns memory needs, as plain rows (no ORM objects on the hot path)."""
-        statement = (
-            select(Turn.seq, Turn.role, Turn.body)
-            .where(
-                Turn.conversation_id == conversation.id,
-                Turn.seq > conversation.summary_through_seq,
-                Turn.role != "system",
-                or_(Turn.outcome.is_(None), Turn.outcome.not_in(_UNHEARD)),
-            )
-            .order_by(Turn.seq.desc())
-            .limit(limit)
-        )
-        rows = (await session.execute(statement)).all()
-        return [Remembered(seq, role, body) for seq, role, body in reversed(rows)]
-
-    async def recent_messages(
-        self, session: AsyncSession, conversation_id: UUID, *, since: datetime, limit: int
-    ) -> int:
-        """How many of the contact's last `limit` messages arrived after `since` (walking the
-        newest turns only, so a flood costs no more to count than a trickle)."""
-        newest = (
-            select(Turn.created_at)
-            .where(Turn.conversation_id == conversation_id, Turn.role == "user")
-            .order_by(Turn.seq.desc())
-            .limit(limit)
-            .subquery()
-        )
-        statement = select(func.count()).select_from(newest).where(newest.c.created_at > since)
-        return int(await session.scalar(statement) or 0)
 
     async def add_reply_turn(
         self,

@@ -21,7 +21,7 @@ import structlog
 from sqlalchemy import insert, text
 
 from switchboard.common.db import Database, is_unavailable
-from switchboard.common.grouping import GroupCommit
+from switchboard.common.grouping import Batcher
 from switchboard.common.outbox import Outbox
 from switchboard.contracts import (
     DELIVERY_RANK,
@@ -88,10 +88,10 @@ class SentRecorder:
         self.outbox = Outbox(outbox)
         # A group that fails after its retries fails as a whole: the database is away, and
         # writing its sends one by one would only wait for it once per send.
-        self._groups: GroupCommit[Outcome, None] = GroupCommit(
+        self._groups: Batcher[Outcome, None] = Batcher(
             self._write_with_retries,
-            max_group=max_batch,
-            max_writers=max_flushes,
+            max_batch=max_batch,
+            max_concurrent=max_flushes,
             isolate_failures=False,
         )
 

@@ -103,3 +103,27 @@ class TestPublishBatch:
         assert sorted(await published_ids(kafka_bootstrap, tenant_id)) == sorted(
             [str(slow_event.event_id), str(fast_event.event_id)]
         )
+
+    async def test_one_replica_publishes_at_a_time(
+        self, db: Database, kafka_bootstrap: str
+    ) -> None:
+        # Given two replicas' relays and an event waiting
+        tenant_id = uuid4()
+        async with db.transaction() as session:
+            await Outbox(outbox).add(session, tenant_event(tenant_id), key=tenant_key(tenant_id))
+        producer = create_producer(kafka_bootstrap, client_id="relay-test")
+        await producer.start()
+        other = OutboxRelay(db, producer, outbox)
+        while_publishing: list[int] = []
+
+        async def other_replica_tries() -> None:
+            while_publishing.append(await other.publish_batch())
+
+        relay = OutboxRelay(db, CommitsWhilePublishing(producer, other_replica_tries), outbox)  # type: ignore[arg-type]
+        # When the second tries while the first is publishing
+        sent = await relay.publish_batch()
+        await producer.stop()
+        # Then it publishes nothing, and the event goes out once
+        assert sent >= 1
+        assert while_publishing == [0]
+        assert len(await published_ids(kafka_bootstrap, tenant_id)) == 1

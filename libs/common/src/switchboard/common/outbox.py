@@ -107,7 +107,16 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.idle_wait = idle_wait
         self._wakeup = Wakeup(db.url, notify_channel(self.schema))
-        self._lock_id = zlib.crc32(f"outbox:{self.schema}".encode())
+        # The transaction-scoped lock and the oldest rows in one round trip: the lock's flag on
+        # every row, and one row of NULLs when nothing waits (or the lock is taken).
+        lock_id = zlib.crc32(f"outbox:{self.schema}".encode())
+        leader = select(func.pg_try_advisory_xact_lock(lock_id).label("locked")).cte("leader")
+        oldest = select(table).order_by(table.c.id).limit(batch_size).subquery("oldest")
+        self._next_batch = (
+            select(leader.c.locked, oldest)
+            .select_from(leader.outerjoin(oldest, leader.c.locked))
+            .order_by(oldest.c.id)
+        )
 
     async def run(self) -> None:
         """Relay forever; wakes on NOTIFY, polls every `idle_wait` seconds as a safety net."""
@@ -128,14 +137,10 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish one batch; returns how many events went out."""
         async with self.db.transaction() as session:
-            locked = await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_id)))
-            if not locked:
+            rows = (await session.execute(self._next_batch)).all()
+            if not rows[0].locked:  # another replica is publishing
                 return 0
-            rows = (
-                await session.execute(
-                    select(self.table).order_by(self.table.c.id).limit(self.batch_size)
-                )
-            ).all()
+            rows = [row for row in rows if row.id is not None]
             # What this read found waiting: the whole backlog unless it filled a batch.
             telemetry.OUTBOX_BACKLOG.labels(self.schema).set(len(rows))
             if not rows:

@@ -7,11 +7,11 @@ set-based statements per group whatever its size:
 
 1. claim the events in the inbox (a duplicate is `AlreadyProcessed`);
 2. create the contacts seen for the first time (published on `contacts`);
-3. lock each message's open conversation, starting those that do not exist yet;
-4. read the AI switches again for the model's replies: a reply is dropped if an operator took
+3. lock each message's open conversation, starting those that do not exist yet,
+   and read the AI switches again with them: a model's reply is dropped if an operator took
    the conversation over or the AI was switched off while the model was thinking;
-5. add the contacts' turns (a message already in a transcript is recorded no further);
-6. add the replies, apply `CONFIG` changes, update the conversations, and queue the replies and
+4. add the contacts' turns (a message already in a transcript is recorded no further);
+5. add the replies, apply `CONFIG` changes, update the conversations, and queue the replies and
    the usage in the outbox.
 
 A contact's messages are decided one after the other (the consumer keeps each contact's order),
@@ -79,8 +79,14 @@ _FIND_CONTACTS = text(
 )
 """A superset of the contacts asked for (each tenant with each address), filtered afterwards."""
 
-_THREAD_COLUMNS = """id, tenant_id, contact_id, channel, sender_address, handler, handoff_reason,
-    handed_off_at, needs_review, review_reason, summary, summary_through_seq, quota_notified"""
+_THREAD_COLUMNS = f"""id, tenant_id, contact_id, channel, sender_address, handler, handoff_reason,
+    handed_off_at, needs_review, review_reason, summary, summary_through_seq, quota_notified,
+    coalesce((SELECT enabled FROM conversation.platform_controls WHERE name = '{AI_SWITCH}'), true)
+    AND coalesce((SELECT enabled FROM conversation.assistant_settings AS s
+                  WHERE s.tenant_id = conversations.tenant_id), true) AS ai_enabled"""  # noqa: S608
+"""A conversation as the group changes it, and whether the platform's and the tenant's AI
+switches are on right now (read with the lock, so a switch thrown while the model was thinking
+is seen)."""
 
 _LOCK_BY_ID = text(
     f"""
@@ -115,17 +121,6 @@ _START = text(
 )
 """New conversations; being this transaction's own rows, no one else can change them before
 it ends."""
-
-_SWITCHES = text(
-    """
-    SELECT t.tenant_id,
-           coalesce((SELECT p.enabled FROM conversation.platform_controls AS p
-                     WHERE p.name = :switch), true)
-           AND coalesce(s.enabled, true) AS enabled
-    FROM unnest(CAST(:tenant_ids AS uuid[])) AS t(tenant_id)
-    LEFT JOIN conversation.assistant_settings AS s ON s.tenant_id = t.tenant_id
-    """
-)
 
 _USER_TURNS = text(
     """
@@ -205,6 +200,7 @@ class _Thread:
     summary: str | None
     summary_through_seq: int
     quota_notified: bool
+    ai_enabled: bool
     status: str = "open"
     closed_at: datetime | None = None
     touched: bool = False
@@ -222,6 +218,7 @@ class _Thread:
             row.summary,
             row.summary_through_seq,
             row.quota_notified,
+            row.ai_enabled,
         )
 
     def apply(self, decision: Decision) -> None:
@@ -274,7 +271,7 @@ class Recorder:
         events: list[tuple[AnyEvent, bytes | None]] = []
         contact_ids = await self._contacts(session, entries, events)
         threads = await self._threads(session, entries, contact_ids)
-        decisions = await self._still_wanted(session, entries, threads)
+        decisions = self._still_wanted(entries, threads)
         added = await self._user_turns(session, entries, threads, decisions)
         replies: list[dict[str, Any]] = []
         results: list[Recorded | None] = []
@@ -359,26 +356,17 @@ class Recorder:
             threads.update({k: t for k, t in found.items() if k in tenants})
         return [threads[key] for key in keys]
 
-    async def _still_wanted(
-        self, session: AsyncSession, entries: list[Entry], threads: list[_Thread]
-    ) -> list[Decision]:
+    def _still_wanted(self, entries: list[Entry], threads: list[_Thread]) -> list[Decision]:
         """The decisions, except the model's replies that are no longer wanted: an operator
         took the conversation over, or the AI was switched off, while the model was thinking
         (their usage still counts: the calls were made)."""
-        tenants = {e.event.tenant_id for e in entries if e.decision.model_speaks}
-        enabled: dict[UUID, bool] = {}
-        if tenants:
-            parameters = {"switch": AI_SWITCH, "tenant_ids": list(tenants)}
-            enabled = {
-                row.tenant_id: row.enabled for row in await session.execute(_SWITCHES, parameters)
-            }
         decisions = []
         for entry, thread in zip(entries, threads, strict=True):
             decision = entry.decision
             if decision.model_speaks:
                 if thread.handler == "human":
                     decision = replace(decision, outcome="handed_over", reply=None, chat=None)
-                elif not enabled[entry.event.tenant_id]:
+                elif not thread.ai_enabled:
                     decision = replace(decision, outcome="ai_off", reply=None, chat=None)
             decisions.append(decision)
         return decisions

@@ -207,7 +207,7 @@ class Threads:
         return await self._reads.submit((tenant_id, message))
 
     async def _read(self, wanted: list[tuple[UUID, MessageReceivedData]]) -> list[Thread]:
-        async with self.db.sessions() as session:
+        async with self.db.reads() as session:
             tenants = {t: await self.views.get(session, t) for t in {t for t, _ in wanted}}
             parameters = {
                 "tenant_ids": [t for t, _ in wanted],

@@ -80,3 +80,28 @@ class TestDeliveryStatus:
 
         # Then the campaign's `failed` did not touch it
         assert await poll(reply_status) == "sent"
+
+    async def test_fixed_replies_are_followed_too(
+        self, tenant, converse, conversation_api, publish, poll
+    ) -> None:
+        # Given a contact who asked for a person, so the system answered
+        conversation = await converse(tenant, "can I talk to a human")
+        contact = await conversation_api.get(
+            f"/v1/contacts/{conversation['contact_id']}", headers=tenant.headers
+        )
+        reply = conversation["turns"][1]
+        assert reply["role"] == "system"
+        # When its delivery moves on twice at once
+        address = contact.json()["address"]
+        await publish(status_of(tenant.id, reply, address, "sent"))
+        await publish(status_of(tenant.id, reply, address, "delivered"))
+
+        async def reply_status() -> str | None:
+            detail = await conversation_api.get(
+                f"/v1/conversations/{conversation['id']}", headers=tenant.headers
+            )
+            status: str = detail.json()["turns"][1]["delivery_status"]
+            return status if status == "delivered" else None
+
+        # Then the transcript shows where it got to
+        assert await poll(reply_status) == "delivered"

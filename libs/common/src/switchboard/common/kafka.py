@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from uuid import UUID
 
 import structlog
 from aiokafka import (
@@ -101,6 +102,19 @@ class Delivery:
             if not await self.inbox.claim(session, self.consumer, self.event.event_id):
                 raise AlreadyProcessed
             yield session
+
+
+async def claim_together(session: AsyncSession, deliveries: Sequence[Delivery]) -> list[bool]:
+    """Claim several deliveries' events in the inbox in `session`'s transaction, one statement
+    per consumer (for handlers that write many records' effects together); which were new."""
+    fresh: set[tuple[str, UUID]] = set()
+    for consumer in {d.consumer for d in deliveries}:
+        mine = [d for d in deliveries if d.consumer == consumer]
+        claimed = await mine[0].inbox.claim_many(
+            session, consumer, [d.event.event_id for d in mine]
+        )
+        fresh.update((consumer, event_id) for event_id in claimed)
+    return [(d.consumer, d.event.event_id) in fresh for d in deliveries]
 
 
 Handler = Callable[[Any, Delivery], Awaitable[None]]

@@ -16,7 +16,7 @@ from switchboard.common.settings import PlatformSettings
 from switchboard.contracts import EntitlementChanged, MessageReceived, MessageStatusChanged, Topic
 from switchboard.conversation.assistant.service import Assistant
 from switchboard.conversation.config import ConversationSettings
-from switchboard.conversation.conversations.service import conversation_service
+from switchboard.conversation.conversations.delivery import DeliveryStatuses
 from switchboard.conversation.entitlements import entitlement_service
 from switchboard.conversation.llm import PriceTable, create_provider, create_providers
 from switchboard.conversation.llm.routing import ModelRouter
@@ -24,16 +24,6 @@ from switchboard.conversation.models import inbox, outbox
 from switchboard.conversation.moderation.routing import create_moderation_router
 
 CONSUMER_GROUP = "conversation"
-
-
-async def on_status_changed(event: MessageStatusChanged, delivery: Delivery) -> None:
-    """Follow the delivery of the replies in transcripts; campaigns' statuses are not ours."""
-    if event.data.origin not in ("reply", "operator"):
-        return
-    async with delivery.transaction() as session:
-        await conversation_service.record_delivery(
-            session, event.tenant_id, event.data.idempotency_key, event.data.status
-        )
 
 
 async def on_entitlement(event: EntitlementChanged, delivery: Delivery) -> None:
@@ -95,6 +85,13 @@ def create_consumer(
         batch_transactions=False,
         concurrent_keys=True,
     )
+    statuses = DeliveryStatuses(db)
+
+    async def on_status_changed(event: MessageStatusChanged, delivery: Delivery) -> None:
+        """Follow the delivery of the replies in transcripts; campaigns' statuses are not ours."""
+        if event.data.origin in ("reply", "operator"):
+            await statuses.record(event, delivery)
+
     consumer.on(MessageReceived, create_assistant(settings, db).answer)
     consumer.on(MessageStatusChanged, on_status_changed)
     consumer.on(EntitlementChanged, on_entitlement)

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.db import Database
 from switchboard.common.grouping import Batcher
-from switchboard.common.kafka import AlreadyProcessed, Delivery
+from switchboard.common.kafka import AlreadyProcessed, Delivery, claim_together
 from switchboard.common.outbox import Outbox
 from switchboard.contracts import (
     AnyEvent,
@@ -254,15 +254,10 @@ class Recorder:
 
     async def _write(self, entries: list[Entry]) -> list[Recorded | BaseException | None]:
         async with self.db.transaction() as session:
-            fresh: list[Entry] = []
-            for consumer in {e.delivery.consumer for e in entries}:
-                mine = [e for e in entries if e.delivery.consumer == consumer]
-                claimed = await mine[0].delivery.inbox.claim_many(
-                    session, consumer, [e.event.event_id for e in mine]
-                )
-                fresh += [e for e in mine if e.event.event_id in claimed]
-            written = dict(zip(map(id, fresh), await self.write_in(session, fresh), strict=True))
-        return [written[id(e)] if id(e) in written else AlreadyProcessed() for e in entries]
+            claimed = await claim_together(session, [e.delivery for e in entries])
+            fresh = [e for e, new in zip(entries, claimed, strict=True) if new]
+            written = iter(await self.write_in(session, fresh))
+        return [next(written) if new else AlreadyProcessed() for new in claimed]
 
     async def write_in(self, session: AsyncSession, entries: list[Entry]) -> list[Recorded | None]:
         """Record `entries` (already claimed in the inbox) in `session`'s transaction."""

@@ -15,11 +15,9 @@ from switchboard.common.errors import Conflict, NotFound
 from switchboard.common.outbox import Outbox
 from switchboard.contracts import (
     Channel,
-    DeliveryStatus,
     MessageRequested,
     MessageRequestedData,
     contact_key,
-    is_forward,
     new_event_id,
 )
 from switchboard.conversation.conversations.schemas import (
@@ -97,23 +95,6 @@ class ConversationService:
     def hand_back(self, conversation: Conversation) -> None:
         conversation.handler = "assistant"
         conversation.quota_notified = False
-
-    async def record_delivery(
-        self, session: AsyncSession, tenant_id: UUID, idempotency_key: str, status: DeliveryStatus
-    ) -> bool:
-        """Move a reply's delivery status forward; False if unknown here or not forward."""
-        statement = select(Turn).where(
-            Turn.tenant_id == tenant_id,
-            Turn.idempotency_key == idempotency_key,
-            Turn.role == "assistant",
-        )
-        turn = await session.scalar(statement.with_for_update())
-        if turn is None:
-            return False
-        if not is_forward(turn.delivery_status or "queued", status):
-            return False
-        turn.delivery_status = status
-        return True
 
     async def list(
         self,

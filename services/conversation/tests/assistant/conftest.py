@@ -3,13 +3,15 @@ message in the transcript (the source of truth: a reply is queued in the same tr
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 
+from switchboard.common.db import Database
+from switchboard.common.settings import PlatformSettings
 from switchboard.contracts import Channel, MessageReceived
 
 from ..conftest import Publish, eventually, message_received, random_number
@@ -123,3 +125,11 @@ def configure(
         return dict(response.json())
 
     return patch
+
+
+@pytest.fixture
+async def db(platform_env: dict[str, str]) -> AsyncIterator[Database]:
+    """The service's database, for tests of what the worker reads and writes."""
+    database = Database(PlatformSettings().database_url, pool_size=2)
+    yield database
+    await database.dispose()

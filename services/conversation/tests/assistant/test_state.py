@@ -1,21 +1,8 @@
-"""The tenant view a worker reuses for a few seconds, and the switches it never reuses."""
+"""The tenant view a worker reuses for a few seconds."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
-from switchboard.common.db import Database
-from switchboard.common.settings import PlatformSettings
 from switchboard.conversation.assistant.state import TenantViews
-
-
-@pytest.fixture
-async def db(platform_env) -> AsyncIterator[Database]:
-    database = Database(PlatformSettings().database_url, pool_size=2)
-    yield database
-    await database.dispose()
 
 
 class TestTenantViews:

@@ -297,29 +297,25 @@ class Recorder:
         for entry in entries:
             if entry.contact_id is not None:
                 ids[entry.event.tenant_id, entry.event.data.from_address] = entry.contact_id
-        missing = sorted(
-            {(e.event.tenant_id, e.event.data.from_address) for e in entries} - ids.keys()
-        )
+        missing = {(e.event.tenant_id, e.event.data.from_address) for e in entries} - ids.keys()
         if missing:
+            wanted = sorted(missing)
+            tenant_ids, addresses = [t for t, _ in wanted], [a for _, a in wanted]
             parameters = {
-                "ids": [new_event_id() for _ in missing],
-                "tenant_ids": [tenant_id for tenant_id, _ in missing],
-                "addresses": [address for _, address in missing],
+                "ids": [new_event_id() for _ in wanted],
+                "tenant_ids": tenant_ids,
+                "addresses": addresses,
             }
             for row in await session.execute(_CREATE_CONTACTS, parameters):
                 ids[row.tenant_id, row.address] = row.id
                 data = ContactData(contact_id=row.id, address=row.address)
                 created = ContactUpserted.create(row.tenant_id, data)
                 events.append((created, contact_key(row.tenant_id, row.address)))
-            if ids.keys() < set(missing):  # created meanwhile by someone else (the API)
-                found = await session.execute(_FIND_CONTACTS, parameters)
-                ids.update(
-                    {
-                        (r.tenant_id, r.address): r.id
-                        for r in found
-                        if (r.tenant_id, r.address) in missing
-                    }
-                )
+            if not missing <= ids.keys():  # created meanwhile (another replica, in a rebalance)
+                parameters = {"tenant_ids": tenant_ids, "addresses": addresses}
+                for row in await session.execute(_FIND_CONTACTS, parameters):
+                    if (row.tenant_id, row.address) in missing:
+                        ids[row.tenant_id, row.address] = row.id
         return [ids[e.event.tenant_id, e.event.data.from_address] for e in entries]
 
     async def _threads(

@@ -19,6 +19,7 @@ usage:delete
 entitlements:compact
 tenants:compact
 campaigns:delete
+conversations:delete
 "
 
 # One listing up front: each kafka-topics.sh call starts a JVM, so skip what already exists.

@@ -287,7 +287,7 @@ async def event_log(platform_env: dict[str, str]) -> AsyncIterator[EventLog]:
     One consumer for the session: joining a new group takes the broker seconds.
     """
     bootstrap = platform_env["SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS"]
-    topics = (Topic.MESSAGES_OUTBOUND, Topic.USAGE, Topic.CONTACTS)
+    topics = (Topic.MESSAGES_OUTBOUND, Topic.USAGE, Topic.CONTACTS, Topic.CONVERSATIONS)
     async with follow_topics(bootstrap, *topics, group="conversation-test") as log:
         yield log
 

@@ -3,7 +3,12 @@ stays silent while a person answers through the API; handing back resumes it."""
 
 from __future__ import annotations
 
-from switchboard.contracts import MessageRequested, Topic
+from switchboard.contracts import (
+    ConversationHandedBack,
+    ConversationHandedOver,
+    MessageRequested,
+    Topic,
+)
 
 from ..conftest import message_received
 
@@ -23,7 +28,14 @@ class TestHandoff:
         conversation = asked.conversation
         assert conversation["handler"] == "human"
         assert conversation["handoff_reason"] == "the contact asked for a person"
-        # Then operators see it among the handed-over conversations
+        # Then operators are told (partners can subscribe) and see it among the handed over
+        [announced] = await read_events(Topic.CONVERSATIONS, tenant.id, until=bool)
+        assert isinstance(announced, ConversationHandedOver)
+        assert (announced.data.by, announced.data.reason) == (
+            "assistant",
+            "the contact asked for a person",
+        )
+        assert announced.data.contact_address == contact.address
         listed = await conversation_api.get(
             "/v1/conversations", params={"handler": "human"}, headers=tenant.headers
         )
@@ -63,6 +75,16 @@ class TestHandoff:
         back = await conversation_api.post(f"{path}/handback", headers=tenant.headers)
         assert back.status_code == 200
         assert back.json()["handler"] == "assistant"
+        # (announced once, however often it was taken over meanwhile)
+        announced_all = await read_events(
+            Topic.CONVERSATIONS,
+            tenant.id,
+            until=lambda events: any(isinstance(e, ConversationHandedBack) for e in events),
+        )
+        assert [e.type for e in announced_all] == [
+            "conversation.handed_over",
+            "conversation.handed_back",
+        ]
         # Then the assistant answers again, having read the whole thread
         resumed = await contact.text("Thanks! Can I change the address?")
         assert resumed.turn["outcome"] == "answered"
@@ -79,7 +101,7 @@ class TestHandoff:
         assert exchange.conversation["handoff_reason"] == 'handoff phrase "refund"'
 
     async def test_an_operator_can_take_over_and_a_retry_does_not_send_twice(
-        self, tenant, phone, conversation_api
+        self, tenant, phone, conversation_api, read_events
     ) -> None:
         contact = await phone(tenant)
         first = await contact.text("hello")
@@ -92,6 +114,9 @@ class TestHandoff:
             "human",
             "VIP customer",
         )
+        [announced] = await read_events(Topic.CONVERSATIONS, tenant.id, until=bool)
+        assert isinstance(announced, ConversationHandedOver)
+        assert (announced.data.by, announced.data.reason) == ("operator", "VIP customer")
         reply = {"body": "Hello from the team", "idempotency_key": "op-1"}
         once = await conversation_api.post(f"{path}/messages", json=reply, headers=tenant.headers)
         again = await conversation_api.post(f"{path}/messages", json=reply, headers=tenant.headers)

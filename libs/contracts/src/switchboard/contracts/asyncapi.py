@@ -25,6 +25,7 @@ _KEYS: dict[Topic, str] = {
     Topic.ENTITLEMENTS: "tenant_id[:contact address]",
     Topic.TENANTS: "tenant_id or api key id",
     Topic.CAMPAIGNS: "tenant_id:campaign_id",
+    Topic.CONVERSATIONS: "tenant_id:contact address",
 }
 
 

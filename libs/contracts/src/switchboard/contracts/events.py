@@ -283,6 +283,34 @@ class ApiKeyChanged(Event):
     data: ApiKeyData
 
 
+# conversations -------------------------------------------------------------------------------
+
+
+class ConversationHandoffData(Contract):
+    conversation_id: UUID
+    contact_address: str
+    channel: Channel
+    by: Literal["assistant", "operator"] = Field(
+        description="Who moved it: the assistant's rules (a request for a person, a flagged "
+        "message) or an operator through the API."
+    )
+    reason: str | None = Field(default=None, description="Why it was handed over.")
+
+
+class ConversationHandedOver(Event):
+    """A person answers this conversation from now on; the assistant stays silent."""
+
+    type: Literal["conversation.handed_over"] = "conversation.handed_over"
+    data: ConversationHandoffData
+
+
+class ConversationHandedBack(Event):
+    """The assistant answers this conversation again."""
+
+    type: Literal["conversation.handed_back"] = "conversation.handed_back"
+    data: ConversationHandoffData
+
+
 # campaigns -----------------------------------------------------------------------------------
 
 

@@ -12,6 +12,8 @@ from switchboard.contracts.events import (
     ConsentOptedOut,
     ContactDeleted,
     ContactUpserted,
+    ConversationHandedBack,
+    ConversationHandedOver,
     EnrollmentEnded,
     EnrollmentStarted,
     EntitlementChanged,
@@ -36,7 +38,9 @@ AnyEvent = Annotated[
     | TenantUpserted
     | ApiKeyChanged
     | EnrollmentStarted
-    | EnrollmentEnded,
+    | EnrollmentEnded
+    | ConversationHandedOver
+    | ConversationHandedBack,
     Field(discriminator="type"),
 ]
 
@@ -50,6 +54,7 @@ TOPIC_EVENTS: dict[Topic, tuple[type[AnyEvent], ...]] = {
     Topic.ENTITLEMENTS: (EntitlementChanged,),
     Topic.TENANTS: (TenantUpserted, ApiKeyChanged),
     Topic.CAMPAIGNS: (EnrollmentStarted, EnrollmentEnded),
+    Topic.CONVERSATIONS: (ConversationHandedOver, ConversationHandedBack),
 }
 
 _adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

@@ -16,6 +16,7 @@ class Topic(StrEnum):
     ENTITLEMENTS = "entitlements"
     TENANTS = "tenants"
     CAMPAIGNS = "campaigns"
+    CONVERSATIONS = "conversations"
 
     @property
     def dead_letter(self) -> str:

@@ -38,6 +38,7 @@ from switchboard.contracts import (
     AnyEvent,
     ContactData,
     ContactUpserted,
+    ConversationHandedOver,
     MessageReceived,
     MessageRequested,
     MessageRequestedData,
@@ -49,6 +50,7 @@ from switchboard.contracts import (
 )
 from switchboard.conversation.assistant.decision import Call, Decision, Outcome, reply_key
 from switchboard.conversation.contacts.service import contact_data
+from switchboard.conversation.conversations.service import handoff_event
 from switchboard.conversation.llm import Completion, PriceTable
 from switchboard.conversation.models import Contact, Turn, outbox
 from switchboard.conversation.settings.service import AI_SWITCH
@@ -221,11 +223,13 @@ class _Thread:
             row.ai_enabled,
         )
 
-    def apply(self, decision: Decision) -> None:
+    def apply(self, decision: Decision) -> bool:
+        """Returns whether this decision handed the conversation over."""
         self.touched = True
+        handed_over = decision.handoff is not None and self.handler != "human"
         if decision.summary is not None:
             self.summary, self.summary_through_seq = decision.summary
-        if decision.handoff is not None and self.handler != "human":
+        if handed_over:
             self.handler, self.handoff_reason = "human", decision.handoff
             self.handed_off_at = datetime.now(UTC)
         if decision.review is not None:
@@ -236,6 +240,7 @@ class _Thread:
             self.quota_notified = False
         if decision.close:
             self.status, self.closed_at = "closed", datetime.now(UTC)
+        return handed_over
 
 
 class Recorder:
@@ -279,7 +284,8 @@ class Recorder:
             events += self._events(entry, thread.id, decision)
             if decision.contact_change is not None:
                 events.append(await _configure(session, thread.contact_id, decision))
-            thread.apply(decision)
+            if thread.apply(decision):
+                events.append(_handed_over(entry.event, thread.id, decision.handoff))
         if replies:
             await session.execute(insert(_TURNS), replies)
         await _update(session, [t for t in {id(t): t for t in threads}.values() if t.touched])
@@ -482,6 +488,22 @@ def _turn(**values: Any) -> dict[str, Any]:
     row.update(values)
     row["delivery_status"] = "queued" if row["idempotency_key"] else None
     return row
+
+
+def _handed_over(
+    event: MessageReceived, conversation_id: UUID, reason: str | None
+) -> tuple[AnyEvent, bytes | None]:
+    message = event.data
+    announced = handoff_event(
+        ConversationHandedOver,
+        event.tenant_id,
+        conversation_id,
+        message.from_address,
+        message.channel,
+        by="assistant",
+        reason=reason,
+    )
+    return announced, contact_key(event.tenant_id, message.from_address)
 
 
 def _request(

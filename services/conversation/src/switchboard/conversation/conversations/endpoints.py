@@ -77,7 +77,7 @@ async def hand_off(
     """Take the conversation over: the assistant stays silent until it is handed back."""
     principal.require("messages:write")
     conversation = await conversation_service.locked(session, principal.tenant(), conversation_id)
-    conversation_service.hand_off(conversation, (body or HandoffCreate()).reason)
+    await conversation_service.hand_off(session, conversation, (body or HandoffCreate()).reason)
     return ConversationRead.model_validate(conversation, from_attributes=True)
 
 
@@ -88,7 +88,7 @@ async def hand_back(
     """Give the conversation back to the assistant: it answers the contact's next message."""
     principal.require("messages:write")
     conversation = await conversation_service.locked(session, principal.tenant(), conversation_id)
-    conversation_service.hand_back(conversation)
+    await conversation_service.hand_back(session, conversation)
     return ConversationRead.model_validate(conversation, from_attributes=True)
 
 

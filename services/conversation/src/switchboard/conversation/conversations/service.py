@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, Literal, cast
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, Select, select
@@ -15,6 +15,9 @@ from switchboard.common.errors import Conflict, NotFound
 from switchboard.common.outbox import Outbox
 from switchboard.contracts import (
     Channel,
+    ConversationHandedBack,
+    ConversationHandedOver,
+    ConversationHandoffData,
     MessageRequested,
     MessageRequestedData,
     contact_key,
@@ -85,16 +88,51 @@ class ConversationService:
         await session.flush()
         return turn
 
-    def hand_off(self, conversation: Conversation, reason: str) -> None:
-        """A person answers from now on; the assistant stays silent until handed back."""
-        if conversation.handler != "human":
-            conversation.handler = "human"
-            conversation.handoff_reason = reason
-            conversation.handed_off_at = datetime.now(UTC)
+    async def hand_off(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        reason: str,
+        *,
+        by: HandoffBy = "operator",
+    ) -> None:
+        """A person answers from now on; the assistant stays silent until handed back.
+        Announced on `conversations` (partners can subscribe) unless it already was."""
+        if conversation.handler == "human":
+            return
+        conversation.handler = "human"
+        conversation.handoff_reason = reason
+        conversation.handed_off_at = datetime.now(UTC)
+        await self._announce(session, conversation, ConversationHandedOver, by=by, reason=reason)
 
-    def hand_back(self, conversation: Conversation) -> None:
-        conversation.handler = "assistant"
+    async def hand_back(self, session: AsyncSession, conversation: Conversation) -> None:
         conversation.quota_notified = False
+        if conversation.handler == "assistant":
+            return
+        conversation.handler = "assistant"
+        await self._announce(session, conversation, ConversationHandedBack, by="operator")
+
+    async def _announce(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        kind: type[ConversationHandedOver | ConversationHandedBack],
+        *,
+        by: HandoffBy,
+        reason: str | None = None,
+    ) -> None:
+        contact = await session.get(Contact, conversation.contact_id)
+        assert contact is not None  # a conversation's contact is deleted with it
+        event = handoff_event(
+            kind,
+            conversation.tenant_id,
+            conversation.id,
+            contact.address,
+            conversation.channel,
+            by=by,
+            reason=reason,
+        )
+        await self.outbox.add(session, event, key=contact_key(contact.tenant_id, contact.address))
 
     async def list(
         self,
@@ -164,7 +202,7 @@ class ConversationService:
         )
         if existing is not None:
             return existing, False
-        self.hand_off(conversation, "an operator replied")
+        await self.hand_off(session, conversation, "an operator replied")
         turn = await self.add_reply_turn(
             session, conversation, role="operator", body=body, idempotency_key=key, author=author
         )
@@ -196,6 +234,29 @@ class ConversationService:
             **ConversationRead.model_validate(conversation, from_attributes=True).model_dump(),
             turns=[TurnRead.model_validate(t, from_attributes=True) for t in reversed(rows)],
         )
+
+
+HandoffBy = Literal["assistant", "operator"]
+
+
+def handoff_event(
+    kind: type[ConversationHandedOver | ConversationHandedBack],
+    tenant_id: UUID,
+    conversation_id: UUID,
+    contact_address: str,
+    channel: str,
+    *,
+    by: HandoffBy,
+    reason: str | None = None,
+) -> ConversationHandedOver | ConversationHandedBack:
+    data = ConversationHandoffData(
+        conversation_id=conversation_id,
+        contact_address=contact_address,
+        channel=cast(Channel, channel),
+        by=by,
+        reason=reason,
+    )
+    return kind.create(tenant_id, data)
 
 
 def _last_turns(conversation_id: UUID, limit: int) -> Select[Turn]:

@@ -8,6 +8,8 @@ from switchboard.common.runtime import Worker
 from switchboard.contracts import (
     ConsentOptedIn,
     ConsentOptedOut,
+    ConversationHandedBack,
+    ConversationHandedOver,
     EnrollmentEnded,
     EnrollmentStarted,
     Event,
@@ -25,6 +27,8 @@ PARTNER_EVENTS: tuple[type[Event], ...] = (
     ConsentOptedIn,
     EnrollmentStarted,
     EnrollmentEnded,
+    ConversationHandedOver,
+    ConversationHandedBack,
 )
 
 
@@ -44,7 +48,13 @@ def partner_events_consumer(worker: Worker) -> EventConsumer:
     """The `gateway-partner-webhooks` group: one delivery per event and subscribed endpoint."""
     consumer = EventConsumer(
         name="gateway-partner-webhooks",
-        topics=(Topic.MESSAGES_INBOUND, Topic.MESSAGES_STATUS, Topic.CONSENT, Topic.CAMPAIGNS),
+        topics=(
+            Topic.MESSAGES_INBOUND,
+            Topic.MESSAGES_STATUS,
+            Topic.CONSENT,
+            Topic.CAMPAIGNS,
+            Topic.CONVERSATIONS,
+        ),
         bootstrap_servers=worker.platform.kafka_bootstrap_servers,
         db=worker.db,
         inbox=Inbox(inbox),

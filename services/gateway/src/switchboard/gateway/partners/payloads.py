@@ -13,6 +13,8 @@ PartnerEventType = Literal[
     "consent.opted_in",
     "campaign.enrollment_started",
     "campaign.enrollment_ended",
+    "conversation.handed_over",
+    "conversation.handed_back",
     "endpoint.disabled",
 ]
 PARTNER_EVENT_TYPES: tuple[str, ...] = get_args(PartnerEventType)

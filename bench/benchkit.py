@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -12,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -439,6 +440,18 @@ def save_result(name: str, result: dict[str, Any]) -> Path:
     path = RESULTS_DIR / f"{name}-{stamp}.json"
     path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     return path
+
+
+def main(
+    name: str,
+    parse_args: Callable[[], argparse.Namespace],
+    run: Callable[[argparse.Namespace], dict[str, Any]],
+    report: Callable[[dict[str, Any]], None],
+) -> None:
+    """A benchmark's command line: run it, print its report, keep its results."""
+    result = run(parse_args())
+    report(result)
+    print(f"\nresults: {save_result(name, result)}")
 
 
 def percentile(values: Sequence[float], p: float) -> float:

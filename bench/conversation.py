@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import benchkit
 import httpx
 import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -49,7 +50,6 @@ from benchkit import (
     postmaster_pid,
     print_table,
     random_number,
-    save_result,
     wait_for_quiet,
 )
 
@@ -583,12 +583,5 @@ def report(result: dict[str, Any]) -> None:
     )
 
 
-def main() -> None:
-    args = parse_args()
-    result = run(args)
-    report(result)
-    print(f"\nresults: {save_result('conversation', result)}")
-
-
 if __name__ == "__main__":
-    main()
+    benchkit.main("conversation", parse_args, run, report)

@@ -32,6 +32,7 @@ from uuid import UUID
 
 import aiohttp
 import asyncpg
+import benchkit
 from benchkit import (
     RESULTS_DIR,
     WEBHOOK_PATH,
@@ -50,7 +51,6 @@ from benchkit import (
     postmaster_pid,
     print_table,
     provision,
-    save_result,
     wait_for_quiet,
 )
 
@@ -583,12 +583,5 @@ def report(result: dict[str, Any]) -> None:
             )
 
 
-def main() -> None:
-    args = parse_args()
-    result = run(args)
-    report(result)
-    print(f"\nresults: {save_result('end_to_end', result)}")
-
-
 if __name__ == "__main__":
-    main()
+    benchkit.main("end_to_end", parse_args, run, report)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import benchkit
 from benchkit import (
     BENCH_DIR,
     RESULTS_DIR,
@@ -40,7 +41,6 @@ from benchkit import (
     print_table,
     provision,
     require_wrk,
-    save_result,
     sessions_opened,
     wait_for_quiet,
 )
@@ -472,12 +472,5 @@ def report(result: dict[str, Any]) -> None:
             )
 
 
-def main() -> None:
-    args = parse_args()
-    result = run(args)
-    report(result)
-    print(f"\nresults: {save_result('gateway_ingest', result)}")
-
-
 if __name__ == "__main__":
-    main()
+    benchkit.main("gateway_ingest", parse_args, run, report)

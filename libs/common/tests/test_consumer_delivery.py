@@ -4,58 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import Column, Integer, String, Table, func, select, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import func, select
 
-from switchboard.common.db import Database, service_metadata
-from switchboard.common.inbox import Inbox, inbox_table
+from switchboard.common.db import Database
+from switchboard.common.inbox import Inbox
 from switchboard.common.kafka import Delivery, EventConsumer, create_producer
 from switchboard.contracts import (
     MessageReceived,
-    MessageReceivedData,
     Topic,
     contact_key,
-    new_event_id,
 )
 
-metadata = service_metadata("consumer_test")
-effects = Table(
-    "effects",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("event_id", UUID(as_uuid=True), nullable=False),  # deliberately not unique
-    Column("run", String(20), nullable=False),
-)
-inbox = inbox_table(metadata)
+from .conftest import effects_schema, received, schema_database
+
+metadata, effects, inbox = effects_schema("consumer_test")
 
 
 @pytest.fixture(scope="module")
 async def db(database_url: str) -> Database:
-    database = Database(database_url, pool_size=4)
-    async with database.engine.begin() as conn:
-        await conn.execute(text("CREATE SCHEMA IF NOT EXISTS consumer_test"))
-        await conn.run_sync(metadata.create_all)
-    return database
-
-
-def received(tenant_id, body: str, from_address: str = "+15550000001") -> MessageReceived:
-    return MessageReceived.create(
-        tenant_id,
-        MessageReceivedData(
-            message_id=new_event_id(),
-            channel="sms",
-            provider="twilio",
-            provider_message_id="SM" + secrets.token_hex(8),
-            from_address=from_address,
-            to_address="+15550000002",
-            body=body,
-            received_at=datetime.now(UTC),
-        ),
-    )
+    return await schema_database(database_url, metadata)
 
 
 def consumer(db: Database, bootstrap: str, group: str, producer, run: str, seen: list[int]):

@@ -11,38 +11,28 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from sqlalchemy import Column, Integer, String, Table, func, select, text
-from sqlalchemy.dialects.postgresql import UUID as PgUUID
+from sqlalchemy import func, select
 
-from switchboard.common.db import Database, service_metadata
-from switchboard.common.inbox import Inbox, inbox_table
+from switchboard.common.db import Database
+from switchboard.common.inbox import Inbox
 from switchboard.common.kafka import Delivery, EventConsumer, create_producer
 from switchboard.common.pipeline import PartitionOffsets
 from switchboard.contracts import (
     MessageReceived,
-    MessageReceivedData,
     Topic,
     contact_key,
-    new_event_id,
 )
 from switchboard.devstack.testkit import eventually
 
-metadata = service_metadata("pipeline_test")
-effects = Table(
-    "effects",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("event_id", PgUUID(as_uuid=True), nullable=False),  # deliberately not unique
-    Column("run", String(20), nullable=False),
-)
-inbox = inbox_table(metadata)
+from .conftest import effects_schema, received, schema_database
+
+metadata, effects, inbox = effects_schema("pipeline_test")
 PARTITION = TopicPartition(Topic.MESSAGES_INBOUND.value, 0)
 
 Handler = Callable[[MessageReceived, Delivery], Awaitable[None]]
@@ -50,11 +40,7 @@ Handler = Callable[[MessageReceived, Delivery], Awaitable[None]]
 
 @pytest.fixture(scope="module")
 async def db(database_url: str) -> Database:
-    database = Database(database_url, pool_size=4)
-    async with database.engine.begin() as conn:
-        await conn.execute(text("CREATE SCHEMA IF NOT EXISTS pipeline_test"))
-        await conn.run_sync(metadata.create_all)
-    return database
+    return await schema_database(database_url, metadata)
 
 
 @pytest.fixture
@@ -66,19 +52,7 @@ async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
 
 
 def message(tenant_id: UUID, contact: str, body: str) -> MessageReceived:
-    return MessageReceived.create(
-        tenant_id,
-        MessageReceivedData(
-            message_id=new_event_id(),
-            channel="sms",
-            provider="twilio",
-            provider_message_id="SM" + secrets.token_hex(8),
-            from_address=contact,
-            to_address="+15550000002",
-            body=body,
-            received_at=datetime.now(UTC),
-        ),
-    )
+    return received(tenant_id, body, from_address=contact)
 
 
 async def publish(producer: AIOKafkaProducer, events: list[MessageReceived]) -> list[int]:

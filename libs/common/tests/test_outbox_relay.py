@@ -8,12 +8,13 @@ from uuid import uuid4
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy import text
 
 from switchboard.common.db import Database, service_metadata
 from switchboard.common.kafka import create_producer
 from switchboard.common.outbox import Outbox, OutboxRelay, outbox_table
 from switchboard.contracts import TenantData, TenantUpserted, Topic, parse_event, tenant_key
+
+from .conftest import schema_database
 
 metadata = service_metadata("relay_test")
 outbox = outbox_table(metadata)
@@ -21,11 +22,7 @@ outbox = outbox_table(metadata)
 
 @pytest.fixture(scope="module")
 async def db(database_url: str) -> Database:
-    database = Database(database_url, pool_size=4)
-    async with database.engine.begin() as conn:
-        await conn.execute(text("CREATE SCHEMA IF NOT EXISTS relay_test"))
-        await conn.run_sync(metadata.create_all)
-    return database
+    return await schema_database(database_url, metadata)
 
 
 class CommitsWhilePublishing:

@@ -43,11 +43,15 @@ class Phone:
 
     async def text(self, body: str) -> Exchange:
         """Send `body` and wait until the assistant has dealt with it."""
+        return await self.outcome(await self.send(body))
+
+    async def send(self, body: str) -> MessageReceived:
+        """Send `body` without waiting for what becomes of it."""
         event = message_received(
             self.tenant.id, body, from_address=self.address, channel=self.channel
         )
         await self.publish(event)
-        return await self.outcome(event)
+        return event
 
     async def outcome(self, event: MessageReceived) -> Exchange:
         async def dealt_with() -> Exchange | None:
@@ -92,6 +96,15 @@ class Phone:
         )
         [contact] = response.json()
         return dict(contact)
+
+
+async def model_asked(fake: Any, times: int) -> None:
+    """Wait until a fake model has been asked `times` times in all."""
+
+    async def asked() -> bool:
+        return len(fake.requests) >= times
+
+    await eventually(asked)
 
 
 @pytest.fixture

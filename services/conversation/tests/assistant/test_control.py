@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from switchboard.contracts import EntitlementChanged, EntitlementData
 
-from ..conftest import message_received
+from .conftest import model_asked
 
 
 class TestKillSwitch:
@@ -22,20 +22,15 @@ class TestKillSwitch:
         assert on.turn["outcome"] == "answered"
 
     async def test_switching_off_while_the_model_thinks_drops_its_answer(
-        self, tenant, phone, configure, fake_models, publish, poll
+        self, tenant, phone, configure, fake_models
     ) -> None:
         # Given a slow model
         await configure(tenant, routes={"chat": ["claude"]})
         contact = await phone(tenant)
         fake_models.anthropic.delay = 1.0
         # When the tenant switches its assistant off after the model was asked
-        event = message_received(tenant.id, "are you there?", from_address=contact.address)
-        await publish(event)
-
-        async def model_called() -> bool:
-            return len(fake_models.anthropic.requests) == 1
-
-        await poll(model_called)
+        event = await contact.send("are you there?")
+        await model_asked(fake_models.anthropic, 1)
         await configure(tenant, enabled=False)
         # Then its answer is never sent
         late = await contact.outcome(event)

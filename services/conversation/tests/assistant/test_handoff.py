@@ -10,7 +10,7 @@ from switchboard.contracts import (
     Topic,
 )
 
-from ..conftest import message_received
+from .conftest import model_asked
 
 
 class TestHandoff:
@@ -147,7 +147,7 @@ class TestHandoff:
         assert closed.status_code == 409
 
     async def test_an_operator_taking_over_while_the_model_thinks_wins(
-        self, tenant, phone, configure, fake_models, conversation_api, publish, poll
+        self, tenant, phone, configure, fake_models, conversation_api
     ) -> None:
         # Given a conversation and a slow model
         await configure(tenant, routes={"chat": ["claude"]})
@@ -155,13 +155,8 @@ class TestHandoff:
         first = await contact.text("hello")
         fake_models.anthropic.delay = 1.0
         # When the contact writes and an operator takes over before the model has answered
-        event = message_received(tenant.id, "are you a bot?", from_address=contact.address)
-        await publish(event)
-
-        async def model_called() -> bool:
-            return len(fake_models.anthropic.requests) == 2
-
-        await poll(model_called)
+        event = await contact.send("are you a bot?")
+        await model_asked(fake_models.anthropic, 2)
         path = f"/v1/conversations/{first.conversation['id']}/handoff"
         assert (await conversation_api.post(path, headers=tenant.headers)).status_code == 200
         # Then the model's answer is dropped: the person answers from now on

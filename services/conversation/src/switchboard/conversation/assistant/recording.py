@@ -21,13 +21,13 @@ so no two messages of one contact are ever in the same group.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Row, Table, insert, text, update
+from sqlalchemy import Row, Table, TextClause, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.db import Database
@@ -90,23 +90,20 @@ _THREAD_COLUMNS = f"""id, tenant_id, contact_id, channel, sender_address, handle
 switches are on right now (read with the lock, so a switch thrown while the model was thinking
 is seen)."""
 
-_LOCK_BY_ID = text(
-    f"""
-    SELECT {_THREAD_COLUMNS} FROM conversation.conversations
-    WHERE id = ANY(CAST(:ids AS uuid[])) AND status = 'open'
-    ORDER BY id
-    FOR UPDATE
-    """  # noqa: S608
-)
 
-_LOCK_BY_CONTACT = text(
-    f"""
-    SELECT {_THREAD_COLUMNS} FROM conversation.conversations
-    WHERE contact_id = ANY(CAST(:contact_ids AS uuid[])) AND status = 'open'
-    ORDER BY id
-    FOR UPDATE
-    """  # noqa: S608
-)
+def _locking(which: str) -> TextClause:
+    return text(
+        f"""
+        SELECT {_THREAD_COLUMNS} FROM conversation.conversations
+        WHERE {which} AND status = 'open'
+        ORDER BY id
+        FOR UPDATE
+        """  # noqa: S608
+    )
+
+
+_LOCK_BY_ID = _locking("id = ANY(CAST(:ids AS uuid[]))")
+_LOCK_BY_CONTACT = _locking("contact_id = ANY(CAST(:contact_ids AS uuid[]))")
 
 _START = text(
     f"""
@@ -137,32 +134,35 @@ _USER_TURNS = text(
     """
 )
 
+_THREAD_STATE = {
+    "handler": "text",
+    "handoff_reason": "text",
+    "handed_off_at": "timestamptz",
+    "needs_review": "boolean",
+    "review_reason": "text",
+    "summary": "text",
+    "summary_through_seq": "bigint",
+    "quota_notified": "boolean",
+    "status": "text",
+    "closed_at": "timestamptz",
+}
+"""What a batch may change in a conversation, and the columns' types."""
+
+# Only our own column names are formatted in.
 _UPDATE_CONVERSATIONS = text(
-    """
+    f"""
     UPDATE conversation.conversations AS c
-    SET last_message_at = now(), handler = u.handler, handoff_reason = u.handoff_reason,
-        handed_off_at = u.handed_off_at, needs_review = u.needs_review,
-        review_reason = u.review_reason, summary = u.summary,
-        summary_through_seq = u.summary_through_seq, quota_notified = u.quota_notified,
-        status = u.status, closed_at = u.closed_at
+    SET last_message_at = now(), {", ".join(f"{name} = u.{name}" for name in _THREAD_STATE)}
     FROM unnest(
-        CAST(:ids AS uuid[]), CAST(:handlers AS text[]), CAST(:handoff_reasons AS text[]),
-        CAST(:handed_off_at AS timestamptz[]), CAST(:needs_review AS boolean[]),
-        CAST(:review_reasons AS text[]), CAST(:summaries AS text[]),
-        CAST(:summary_through AS bigint[]), CAST(:quota_notified AS boolean[]),
-        CAST(:statuses AS text[]), CAST(:closed_at AS timestamptz[])
-    ) AS u(id, handler, handoff_reason, handed_off_at, needs_review, review_reason, summary,
-           summary_through_seq, quota_notified, status, closed_at)
-    WHERE c.id = u.id AND c.id = ANY(CAST(:ids AS uuid[]))
-    """
+        CAST(:id AS uuid[]),
+        {", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _THREAD_STATE.items())}
+    ) AS u(id, {", ".join(_THREAD_STATE)})
+    WHERE c.id = u.id AND c.id = ANY(CAST(:id AS uuid[]))
+    """  # noqa: S608
 )
 
-_CONFIG_COLUMNS = {
-    "persona": "persona",
-    "name": "display_name",
-    "language": "language",
-    "time_zone": "time_zone",
-}
+_CONFIG_COLUMNS = {"name": "display_name"}
+"""`CONFIG` fields stored under another column name (the others under their own)."""
 
 ThreadKey = tuple[UUID, str, str]
 """An open conversation's contact, channel and tenant number."""
@@ -209,19 +209,9 @@ class _Thread:
 
     @classmethod
     def locked(cls, row: Row[Any]) -> _Thread:
-        return cls(
-            row.id,
-            row.contact_id,
-            row.handler,
-            row.handoff_reason,
-            row.handed_off_at,
-            row.needs_review,
-            row.review_reason,
-            row.summary,
-            row.summary_through_seq,
-            row.quota_notified,
-            row.ai_enabled,
-        )
+        """From a row of `_THREAD_COLUMNS`: the conversation as it is, locked."""
+        columns = row._mapping
+        return cls(**{f.name: columns[f.name] for f in fields(cls) if f.name in columns})
 
     def apply(self, decision: Decision) -> bool:
         """Returns whether this decision handed the conversation over."""
@@ -539,7 +529,7 @@ async def _configure(
     statement = (
         update(Contact)
         .where(Contact.id == contact_id)
-        .values({_CONFIG_COLUMNS[field]: value})
+        .values({_CONFIG_COLUMNS.get(field, field): value})
         .returning(Contact)
     )
     contact = (await session.scalars(statement)).one()
@@ -550,19 +540,5 @@ async def _configure(
 async def _update(session: AsyncSession, threads: Sequence[_Thread]) -> None:
     if not threads:
         return
-    await session.execute(
-        _UPDATE_CONVERSATIONS,
-        {
-            "ids": [t.id for t in threads],
-            "handlers": [t.handler for t in threads],
-            "handoff_reasons": [t.handoff_reason for t in threads],
-            "handed_off_at": [t.handed_off_at for t in threads],
-            "needs_review": [t.needs_review for t in threads],
-            "review_reasons": [t.review_reason for t in threads],
-            "summaries": [t.summary for t in threads],
-            "summary_through": [t.summary_through_seq for t in threads],
-            "quota_notified": [t.quota_notified for t in threads],
-            "statuses": [t.status for t in threads],
-            "closed_at": [t.closed_at for t in threads],
-        },
-    )
+    parameters = {name: [getattr(t, name) for t in threads] for name in ("id", *_THREAD_STATE)}
+    await session.execute(_UPDATE_CONVERSATIONS, parameters)

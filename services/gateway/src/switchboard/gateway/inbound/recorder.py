@@ -8,7 +8,6 @@ load a commit covers dozens of webhooks.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from uuid import UUID
@@ -16,6 +15,7 @@ from uuid import UUID
 import asyncpg
 
 from switchboard.common import telemetry
+from switchboard.common.grouping import Batcher
 from switchboard.contracts import MessageReceived, MessageReceivedData, Topic, contact_key
 
 _INSERT = """
@@ -56,41 +56,20 @@ class Receipt:
 class InboundRecorder:
     def __init__(self, pool: asyncpg.Pool, *, max_batch: int = 256, max_flushes: int = 4) -> None:
         self.pool = pool
-        self.max_batch = max_batch
-        self.max_flushes = max_flushes
-        self._pending: list[tuple[tuple[object, ...], asyncio.Future[bool]]] = []
-        self._flushes = 0
+        # A failed write fails every webhook in it (each gets a 503 and Twilio retries): the
+        # statement refuses nothing on its own, so writing them one by one would not help.
+        self._batches: Batcher[tuple[object, ...], bool] = Batcher(
+            self._write, max_batch=max_batch, max_concurrent=max_flushes, isolate_failures=False
+        )
 
     async def record(self, receipt: Receipt) -> bool:
         """Make the receipt and its event durable; False if this message was already taken."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((_row(receipt), future))
-        if self._flushes < self.max_flushes:
-            self._flushes += 1
-            asyncio.create_task(self._flush())  # noqa: RUF006 - awaited through the futures
-        return await future
+        return await self._batches.submit(_row(receipt))
 
-    async def _flush(self) -> None:
-        try:
-            while self._pending:
-                batch = self._pending[: self.max_batch]
-                del self._pending[: self.max_batch]
-                await self._write(batch)
-        finally:
-            self._flushes -= 1
-
-    async def _write(self, batch: list[tuple[tuple[object, ...], asyncio.Future[bool]]]) -> None:
-        columns = [list(values) for values in zip(*(row for row, _ in batch), strict=True)]
-        try:
-            taken = {r["id"] for r in await self.pool.fetch(_INSERT, *columns, _TOPIC)}
-        except Exception as exc:  # noqa: BLE001 - every waiting webhook gets the error
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for row, future in batch:
-            if not future.done():
-                future.set_result(row[0] in taken)
+    async def _write(self, rows: list[tuple[object, ...]]) -> list[bool]:
+        columns = [list(values) for values in zip(*rows, strict=True)]
+        taken = {r["id"] for r in await self.pool.fetch(_INSERT, *columns, _TOPIC)}
+        return [row[0] in taken for row in rows]
 
 
 _TOPIC = Topic.MESSAGES_INBOUND.value

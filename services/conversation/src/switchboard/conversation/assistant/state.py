@@ -31,14 +31,13 @@ from switchboard.conversation.models import (
     Contact,
     Conversation,
     Entitlement,
-    PlatformControl,
 )
 from switchboard.conversation.personas.service import (
     FALLBACK_SLUG,
     ResolvedPersona,
     persona_service,
 )
-from switchboard.conversation.settings.service import AI_SWITCH, default_settings
+from switchboard.conversation.settings.service import settings_service
 
 ENTITLEMENT_COUNTERS = ("ai_replies", "llm_tokens")
 """`entitlement.changed` counters that, at zero, stop the assistant from calling a model."""
@@ -99,13 +98,11 @@ class TenantViews:
         return view
 
     async def _load(self, session: AsyncSession, tenant_id: UUID) -> TenantView:
-        settings = await session.get(AssistantSettings, tenant_id) or default_settings(tenant_id)
-        platform = await session.get(PlatformControl, AI_SWITCH)
         entitlement = await session.get(Entitlement, (tenant_id, ""))
         personas = await persona_service.available(session, tenant_id)
         return TenantView(
-            settings=settings,
-            platform_enabled=platform is None or platform.enabled,
+            settings=await settings_service.get(session, tenant_id),
+            platform_enabled=await settings_service.platform_enabled(session),
             entitled=allows(entitlement),
             personas={persona.slug: persona for persona in personas},
         )

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any, Literal, cast
+from typing import Literal, cast
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common.errors import Conflict, NotFound
@@ -28,65 +26,12 @@ from switchboard.conversation.conversations.schemas import (
     ConversationRead,
     TurnRead,
 )
-from switchboard.conversation.llm import Completion
 from switchboard.conversation.models import Contact, Conversation, Turn, outbox
-
-
-def _open_thread(channel: str, sender_address: str) -> tuple[ColumnElement[bool], ...]:
-    return (
-        Conversation.channel == channel,
-        Conversation.sender_address == sender_address,
-        Conversation.status == "open",
-    )
 
 
 class ConversationService:
     def __init__(self) -> None:
         self.outbox = Outbox(outbox)
-
-    async def add_reply_turn(
-        self,
-        session: AsyncSession,
-        conversation: Conversation,
-        *,
-        role: str,
-        body: str,
-        idempotency_key: str | None,
-        completion: Completion | None = None,
-        cost: Decimal | None = None,
-        latency_ms: int | None = None,
-        fallback: Sequence[str] = (),
-        moderation: dict[str, Any] | None = None,
-        outcome: str | None = None,
-        author: str | None = None,
-    ) -> Turn:
-        """Append a reply: the model's (with its call's provider, tokens, cost, latency and
-        fallback reasons), an operator's, or an automatic one. One with an idempotency key is
-        queued for delivery under it; one without (a withheld reply) is never sent."""
-        turn = Turn(
-            conversation_id=conversation.id,
-            tenant_id=conversation.tenant_id,
-            role=role,
-            body=body,
-            idempotency_key=idempotency_key,
-            cost=cost,
-            latency_ms=latency_ms,
-            fallback=list(completion.fallback if completion else fallback),
-            moderation=moderation,
-            outcome=outcome,
-            author=author,
-            delivery_status="queued" if idempotency_key else None,
-        )
-        if completion is not None:
-            turn.provider, turn.model = completion.provider, completion.model
-            turn.input_tokens, turn.output_tokens = (
-                completion.input_tokens,
-                completion.output_tokens,
-            )
-        session.add(turn)
-        conversation.last_message_at = datetime.now(UTC)
-        await session.flush()
-        return turn
 
     async def hand_off(
         self,
@@ -203,9 +148,18 @@ class ConversationService:
         if existing is not None:
             return existing, False
         await self.hand_off(session, conversation, "an operator replied")
-        turn = await self.add_reply_turn(
-            session, conversation, role="operator", body=body, idempotency_key=key, author=author
+        turn = Turn(
+            conversation_id=conversation.id,
+            tenant_id=conversation.tenant_id,
+            role="operator",
+            body=body,
+            idempotency_key=key,
+            author=author,
+            delivery_status="queued",
         )
+        session.add(turn)
+        conversation.last_message_at = datetime.now(UTC)
+        await session.flush()
         contact = await session.get(Contact, conversation.contact_id)
         assert contact is not None  # a conversation's contact is deleted with it
         data = MessageRequestedData(

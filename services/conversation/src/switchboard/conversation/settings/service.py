@@ -61,8 +61,7 @@ class SettingsService:
         return stored
 
     async def platform_enabled(self, session: AsyncSession) -> bool:
-        control = await session.get(PlatformControl, AI_SWITCH)
-        return control is None or control.enabled
+        return (await self.platform_switch(session)).enabled
 
     # The operators' API ------------------------------------------------------------------------
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -12,7 +14,7 @@ from switchboard.common.db import Database
 from switchboard.common.settings import PlatformSettings
 from switchboard.devstack.fake_twilio import FakeTwilio
 from switchboard.devstack.testkit import Serve, eventually
-from switchboard.gateway.outbound.pacing import Pacer
+from switchboard.gateway.outbound.pacing import Pacer, Quota
 from switchboard.gateway.outbound.transports import TwilioTransport
 
 from ..helpers import account_sid, new_dispatcher, random_number
@@ -34,7 +36,17 @@ async def paced_number(gateway, tenant, fake: FakeTwilio, rate: float) -> dict[s
     return dict(response.json())
 
 
-async def run_dispatchers(serve: Serve, fake: FakeTwilio, count: int, until) -> None:
+class LatePacer(Pacer):
+    """Slots as a dispatcher that stalled for a second after claiming finds them: all past."""
+
+    async def quotas(self, *args: Any, **kwargs: Any) -> list[Quota]:
+        late = timedelta(seconds=1)
+        return [replace(q, start=q.start - late) for q in await super().quotas(*args, **kwargs)]
+
+
+async def run_dispatchers(
+    serve: Serve, fake: FakeTwilio, count: int, until, pacer: Pacer | None = None
+) -> None:
     """`count` dispatchers at once (as replicas would), each with its own pool and transport."""
     url = await serve(fake.app())
     dbs = [Database(PlatformSettings().database_url, pool_size=4) for _ in range(count)]
@@ -43,7 +55,7 @@ async def run_dispatchers(serve: Serve, fake: FakeTwilio, count: int, until) -> 
         new_dispatcher(
             db,
             transport,
-            pacer=Pacer({}),
+            pacer=pacer or Pacer({}),
         )
         for db, transport in zip(dbs, transports, strict=True)
     ]
@@ -86,6 +98,27 @@ class TestPacing:
         # When two dispatchers send them at the same time
         await run_dispatchers(serve, fake_twilio, 2, all_sent)
         # Then Twilio received them at the number's rate, not twice it
+        assert observed_rate(fake_twilio, str(number["address"])) == pytest.approx(20, rel=0.15)
+
+    async def test_a_dispatcher_running_late_does_not_send_in_a_burst(
+        self, gateway, tenant, fake_twilio, serve
+    ) -> None:
+        # Given a number allowed 20 messages a second, and 21 messages queued for it
+        number = await paced_number(gateway, tenant, fake_twilio, rate=20)
+        for i in range(21):
+            response = await gateway.post(
+                "/v1/messages",
+                json={"to": random_number(), "body": f"Late {i}", "from": number["address"]},
+                headers=tenant.headers,
+            )
+            assert response.status_code == 202, response.text
+
+        async def all_sent() -> bool:
+            return len([m for m in fake_twilio.messages if m["From"] == number["address"]]) == 21
+
+        # When the dispatcher finds every slot already past (it was held up after claiming)
+        await run_dispatchers(serve, fake_twilio, 1, all_sent, pacer=LatePacer({}))
+        # Then it still sends them at the number's rate, not all at once
         assert observed_rate(fake_twilio, str(number["address"])) == pytest.approx(20, rel=0.15)
 
     async def test_a_numbers_rate_is_set_and_changed_through_the_api(

@@ -53,6 +53,7 @@ class Claim:
     created_at: datetime
     template: dict[str, Any] | None = None
     slot: datetime | None = None  # when its number's rate lets it go (None: at once)
+    interval: timedelta | None = None  # its number's spacing between two sends
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,7 @@ class Dispatcher:
         self._calls = asyncio.Semaphore(concurrency)
         self._slots = asyncio.Semaphore(concurrency * 4)
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._paced: dict[UUID, datetime] = {}  # each number's latest send time given here
 
     async def run(self) -> None:
         await self.wakeup.start()
@@ -146,7 +148,10 @@ class Dispatcher:
                 mine = and_(due, OutboundMessage.sender_number_id == quota.sender_number_id)
                 taken = await self._take(session, mine, quota.count, now)
                 await self.pacer.reserve(session, quota, len(taken))
-                claims += [replace(c, slot=quota.slot(i)) for i, c in enumerate(taken)]
+                claims += [
+                    replace(c, slot=quota.slot(i), interval=quota.interval)
+                    for i, c in enumerate(taken)
+                ]
             return claims
 
     async def _take(
@@ -230,9 +235,21 @@ class Dispatcher:
                 await self._fail(claim, refusal.code, refusal.reason, status="refused")
         return [claim for claim in claims if claim.id not in refused]
 
-    async def _wait_for_slot(self, slot: datetime, claim: Claim) -> None:
-        """Sleep until the number's rate lets `claim` go; a stop meanwhile puts it back."""
-        delay = (slot - datetime.now(UTC)).total_seconds()
+    async def _wait_for_slot(self, claim: Claim) -> None:
+        """Sleep until the number's rate lets `claim` go; a stop meanwhile puts it back.
+
+        A dispatcher running late (its loop busy) would otherwise find several slots past and
+        send them at once, a burst above the number's rate: each send goes at its slot, but
+        never sooner than one interval after this dispatcher's previous send for the number.
+        """
+        assert claim.slot is not None
+        now = datetime.now(UTC)
+        slot = claim.slot
+        previous = self._paced.get(claim.sender_number_id)
+        if previous is not None and claim.interval is not None:
+            slot = max(slot, previous + claim.interval)
+        self._paced[claim.sender_number_id] = max(slot, now)
+        delay = (slot - now).total_seconds()
         if delay <= 0:
             return
         try:
@@ -254,7 +271,7 @@ class Dispatcher:
 
     async def deliver(self, claim: Claim) -> None:
         if claim.slot is not None:
-            await self._wait_for_slot(claim.slot, claim)
+            await self._wait_for_slot(claim)
         sender = await self.senders.by_id(claim.sender_number_id)
         if sender is None:
             await self._fail(claim, "no_sender", "The sender number no longer exists.")

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 import asyncpg
 import httpx
 from cryptography.fernet import Fernet
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 from twilio.request_validator import RequestValidator
 
@@ -452,6 +453,64 @@ def main(
     result = run(parse_args())
     report(result)
     print(f"\nresults: {save_result(name, result)}")
+
+
+@dataclass
+class Histograms:
+    """Prometheus histograms scraped from a `/metrics` page: cumulative bucket counts by series
+    (`name{labels}`); the difference of two scrapes is what happened in between."""
+
+    buckets: dict[str, dict[float, float]] = field(default_factory=dict)
+
+    @classmethod
+    def scrape(cls, text: str, names: Sequence[str]) -> Histograms:
+        result = cls()
+        for family in text_string_to_metric_families(text):
+            if family.name not in names:
+                continue
+            for sample in family.samples:
+                if not sample.name.endswith("_bucket"):
+                    continue
+                labels = {k: v for k, v in sample.labels.items() if k != "le"}
+                series = family.name + "".join(f" {v}" for v in labels.values())
+                bound = float(sample.labels["le"])
+                result.buckets.setdefault(series, {})[bound] = sample.value
+        return result
+
+    def since(self, before: Histograms) -> Histograms:
+        return Histograms(
+            {
+                series: {
+                    le: n - before.buckets.get(series, {}).get(le, 0) for le, n in counts.items()
+                }
+                for series, counts in self.buckets.items()
+            }
+        )
+
+    def quantiles(self, *qs: float) -> dict[str, dict[str, float | None]]:
+        """Per series: its count and each quantile, interpolated within its bucket (in ms for
+        seconds histograms: the caller knows which)."""
+        result: dict[str, dict[str, float | None]] = {}
+        for series, counts in self.buckets.items():
+            bounds = sorted(counts)
+            total = counts[bounds[-1]] if bounds else 0
+            if not total:
+                continue
+            row: dict[str, float | None] = {"count": total}
+            for q in qs:
+                rank, lower, below = q * total, 0.0, 0.0
+                row[f"p{q * 100:g}"] = None
+                for bound in bounds:
+                    if counts[bound] >= rank:
+                        if bound == float("inf"):
+                            row[f"p{q * 100:g}"] = lower
+                        else:
+                            inside = (rank - below) / max(counts[bound] - below, 1e-9)
+                            row[f"p{q * 100:g}"] = round(lower + (bound - lower) * inside, 4)
+                        break
+                    lower, below = bound, counts[bound]
+            result[series] = row
+        return result
 
 
 def percentile(values: Sequence[float], p: float) -> float:

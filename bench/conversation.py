@@ -41,6 +41,7 @@ from benchkit import (
     RESULTS_DIR,
     BenchDatabase,
     CpuSample,
+    Histograms,
     Server,
     base_env,
     machine_facts,
@@ -64,6 +65,13 @@ from switchboard.contracts import (
 )
 from switchboard.devstack.infra import Broker, free_port
 
+STAGE_HISTOGRAMS = (
+    "batch_wait_seconds",
+    "batch_duration_seconds",
+    "batch_items",
+    "outbox_delay_seconds",
+    "event_loop_lag_seconds",
+)
 IN_FLIGHT_METRIC = 'kafka_consumer_in_flight_records{consumer="conversation"}'
 BACKLOG_METRIC = 'outbox_backlog_events{schema="conversation"}'
 BODY = "Hi! Is my order #4412 on its way?"
@@ -373,6 +381,7 @@ class Bench:
         )
         sampling = asyncio.create_task(sampler.run())
         profiler = self._profile()
+        stages_before = await self._stages()
         print(f"offering {args.rate:g} messages/s for {args.duration:g}s...", flush=True)
         before = CpuSample.take(groups, load_generator="self")
         started = time.monotonic()
@@ -381,6 +390,7 @@ class Bench:
         # The replies to the last messages come a model call later: count that as load too.
         await asyncio.sleep(min(args.latency, args.drain))
         cpu = CpuSample.take(groups, load_generator="self").since(before)
+        stages = (await self._stages()).since(stages_before)
         await replies.wait(batch, args.drain)
         sampling.cancel()
         await asyncio.gather(sampling, return_exceptions=True)
@@ -404,9 +414,16 @@ class Bench:
                 "rss_mb_end_of_load": round(sampler.rss_mb[-1], 1) if sampler.rss_mb else None,
                 "samples": len(sampler.in_flight),
             },
+            "worker_stages": stages.quantiles(0.5, 0.99),
             "cpu_cores_during_load": cpu,
             "machine_busy_cores_before": busy_before,
         }
+
+    async def _stages(self) -> Histograms:
+        """The worker's batch and outbox histograms (its stages, timed inside it)."""
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(f"{self.worker.url}/metrics")).text
+        return Histograms.scrape(text, STAGE_HISTOGRAMS)
 
     def _replies(
         self, batch: list[Sent], replies: Replies, started: float, offered: float
@@ -581,6 +598,10 @@ def report(result: dict[str, Any]) -> None:
         f"{replies['until_relayed_ms']['p50']}/{replies['until_relayed_ms']['p99']} ms; duplicates "
         f"{replies['duplicates']}; schedule lag max {offered['max_schedule_lag_ms']} ms"
     )
+    for series, row in result.get("worker_stages", {}).items():
+        scale = 1 if series.startswith("batch_items") else 1000
+        values = "/".join(f"{(v or 0) * scale:.1f}" for k, v in row.items() if k != "count")
+        print(f"  {series}: p50/p99 {values}{'' if scale == 1 else ' ms'} ({row['count']:g})")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
+from prometheus_client import REGISTRY
 
 from switchboard.common.grouping import Batcher
 
@@ -27,7 +28,7 @@ class Store:
 
 async def test_callers_arriving_during_a_write_go_together_in_the_next() -> None:
     store = Store()
-    groups = Batcher(store.write, max_concurrent=1)
+    groups = Batcher(store.write, name="test", max_concurrent=1)
     first = asyncio.ensure_future(groups.submit(0))
     await asyncio.sleep(0.002)  # its write is under way
     later = await asyncio.gather(*(groups.submit(i * 2) for i in range(1, 50)))
@@ -39,13 +40,13 @@ async def test_callers_arriving_during_a_write_go_together_in_the_next() -> None
 
 async def test_groups_are_capped() -> None:
     store = Store()
-    groups = Batcher(store.write, max_batch=10, max_concurrent=2)
+    groups = Batcher(store.write, name="test", max_batch=10, max_concurrent=2)
     await asyncio.gather(*(groups.submit(i * 2) for i in range(42)))
     assert sorted(len(g) for g in store.groups) == [2, 10, 10, 10, 10]
 
 
 async def test_an_item_refused_alone_fails_only_its_caller() -> None:
-    groups = Batcher(Store().write)
+    groups = Batcher(Store().write, name="test")
     results = await asyncio.gather(*(groups.submit(i) for i in range(4)), return_exceptions=True)
     assert results[0] == "stored 0"
     assert isinstance(results[1], ValueError)
@@ -54,7 +55,7 @@ async def test_an_item_refused_alone_fails_only_its_caller() -> None:
 
 async def test_a_failed_group_is_written_again_one_by_one() -> None:
     store = Store(poison=4)
-    groups = Batcher(store.write, max_concurrent=1)
+    groups = Batcher(store.write, name="test", max_concurrent=1)
     results = await asyncio.gather(
         *(groups.submit(i) for i in (0, 2, 4, 6, 8)), return_exceptions=True
     )
@@ -69,7 +70,7 @@ async def test_a_failed_group_is_written_again_one_by_one() -> None:
 
 async def test_without_isolation_the_whole_group_gets_the_error() -> None:
     store = Store(poison=4)
-    groups = Batcher(store.write, max_concurrent=1, isolate_failures=False)
+    groups = Batcher(store.write, name="test", max_concurrent=1, isolate_failures=False)
     first = asyncio.ensure_future(groups.submit(0))
     await asyncio.sleep(0)
     rest = [asyncio.ensure_future(groups.submit(i)) for i in (2, 4, 6)]
@@ -77,3 +78,23 @@ async def test_without_isolation_the_whole_group_gets_the_error() -> None:
     for caller in rest:
         with pytest.raises(RuntimeError):
             await caller
+
+
+def _sample(name: str, batcher: str) -> float:
+    return REGISTRY.get_sample_value(name, {"batcher": batcher}) or 0.0
+
+
+async def test_batches_are_measured() -> None:
+    store = Store()
+    groups = Batcher(store.write, name="measured", max_concurrent=1)
+    first = asyncio.ensure_future(groups.submit(0))
+    await asyncio.sleep(0.002)
+    await asyncio.gather(first, *(groups.submit(i * 2) for i in range(1, 10)))
+    # Two batches (1 item, then the 9 that waited for it), each timed; every item's wait too.
+    assert _sample("batch_items_count", "measured") == 2
+    assert _sample("batch_items_sum", "measured") == 10
+    assert _sample("batch_duration_seconds_count", "measured") == 2
+    assert _sample("batch_duration_seconds_sum", "measured") >= 0.02
+    assert _sample("batch_wait_seconds_count", "measured") == 10
+    # The nine waited for the first batch's 10 ms write.
+    assert _sample("batch_wait_seconds_sum", "measured") >= 9 * 0.005

@@ -8,6 +8,7 @@ from uuid import uuid4
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client import REGISTRY
 
 from switchboard.common.db import Database, service_metadata
 from switchboard.common.kafka import create_producer
@@ -18,6 +19,7 @@ from .conftest import schema_database
 
 metadata = service_metadata("relay_test")
 outbox = outbox_table(metadata)
+_SCHEMA = {"schema": "relay_test"}
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +92,7 @@ class TestPublishBatch:
         async def commit_slow() -> None:
             await slow_tx.commit()
 
+        delays_before = REGISTRY.get_sample_value("outbox_delay_seconds_count", _SCHEMA) or 0
         # When the slow one commits while the relay publishes the fast one
         relay = OutboxRelay(db, CommitsWhilePublishing(producer, commit_slow), outbox)  # type: ignore[arg-type]
         await relay.publish_batch()
@@ -100,6 +103,9 @@ class TestPublishBatch:
         assert sorted(await published_ids(kafka_bootstrap, tenant_id)) == sorted(
             [str(slow_event.event_id), str(fast_event.event_id)]
         )
+        # And how long each waited in the outbox is measured
+        delays = REGISTRY.get_sample_value("outbox_delay_seconds_count", _SCHEMA)
+        assert delays == delays_before + 2
 
     async def test_one_replica_publishes_at_a_time(
         self, db: Database, kafka_bootstrap: str

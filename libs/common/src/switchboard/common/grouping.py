@@ -14,8 +14,11 @@ items that happened to share its transaction down with it.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
+
+from switchboard.common import telemetry
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -24,10 +27,14 @@ Handle = Callable[[list[T]], Awaitable[Sequence[R | BaseException]]]
 
 
 class Batcher(Generic[T, R]):
+    """`name` labels its metrics: items per batch, each item's wait for its batch, and each
+    batch's duration."""
+
     def __init__(
         self,
         handle: Handle[T, R],
         *,
+        name: str,
         max_batch: int = 500,
         max_concurrent: int = 2,
         isolate_failures: bool = True,
@@ -36,14 +43,17 @@ class Batcher(Generic[T, R]):
         self.max_batch = max_batch
         self.max_concurrent = max_concurrent
         self.isolate_failures = isolate_failures
-        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._items = telemetry.BATCH_ITEMS.labels(name)
+        self._wait = telemetry.BATCH_WAIT.labels(name)
+        self._duration = telemetry.BATCH_DURATION.labels(name)
+        self._pending: list[tuple[T, asyncio.Future[R], float]] = []
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: T) -> R:
         """Returns `item`'s result once its batch is handled (or raises its error)."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, future))
+        self._pending.append((item, future, time.perf_counter()))
         if self._running < self.max_concurrent:
             self._running += 1
             task = asyncio.create_task(self._drain())
@@ -56,7 +66,12 @@ class Batcher(Generic[T, R]):
             while self._pending:
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
-                await self._handle(batch)
+                started = time.perf_counter()
+                for _, _, submitted in batch:
+                    self._wait.observe(started - submitted)
+                self._items.observe(len(batch))
+                await self._handle([(item, future) for item, future, _ in batch])
+                self._duration.observe(time.perf_counter() - started)
         finally:
             self._running -= 1
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import zlib
 
 import structlog
@@ -112,8 +113,9 @@ class OutboxRelay:
         lock_id = zlib.crc32(f"outbox:{self.schema}".encode())
         leader = select(func.pg_try_advisory_xact_lock(lock_id).label("locked")).cte("leader")
         oldest = select(table).order_by(table.c.id).limit(batch_size).subquery("oldest")
+        waited = func.extract("epoch", func.clock_timestamp() - oldest.c.created_at)
         self._next_batch = (
-            select(leader.c.locked, oldest)
+            select(leader.c.locked, oldest, waited.label("waited"))
             .select_from(leader.outerjoin(oldest, leader.c.locked))
             .order_by(oldest.c.id)
         )
@@ -138,6 +140,7 @@ class OutboxRelay:
         """Publish one batch; returns how many events went out."""
         async with self.db.transaction() as session:
             rows = (await session.execute(self._next_batch)).all()
+            read_at = time.perf_counter()
             if not rows[0].locked:  # another replica is publishing
                 return 0
             rows = [row for row in rows if row.id is not None]
@@ -155,6 +158,10 @@ class OutboxRelay:
                 for row in rows
             ]
             await asyncio.gather(*sends)
+            since_read = time.perf_counter() - read_at
+            delay = telemetry.OUTBOX_DELAY.labels(self.schema)
+            for row in rows:
+                delay.observe(float(row.waited) + since_read)
             # Exactly the rows sent: a row with a lower id can commit while we publish.
             published = [row.id for row in rows]
             await session.execute(delete(self.table).where(self.table.c.id.in_(published)))

@@ -21,7 +21,7 @@ from switchboard.common.http import health_router
 from switchboard.common.kafka import create_producer
 from switchboard.common.outbox import OutboxRelay
 from switchboard.common.settings import PlatformSettings, ServiceSettings
-from switchboard.common.telemetry import configure_logging, configure_tracing
+from switchboard.common.telemetry import configure_logging, configure_tracing, watch_event_loop
 
 log = structlog.get_logger(__name__)
 
@@ -161,6 +161,7 @@ async def run_worker(
         running = await loops(Worker(platform, db, producer))
         if outbox is not None:
             running["outbox-relay"] = OutboxRelay(relay_db, producer, outbox).run()
+        running["event-loop-lag"] = watch_event_loop()
         await serve_worker(
             port=settings.worker_port,
             loops=running,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
+import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
@@ -46,12 +48,47 @@ CONSUMER_IN_FLIGHT = Gauge(
 CONSUMER_LAG = Gauge(
     "kafka_consumer_lag_records", "Records not yet processed.", ["consumer", "topic", "partition"]
 )
+_STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5)
+BATCH_ITEMS = Histogram(
+    "batch_items",
+    "Items handled together in one batch (group commit, batched reads).",
+    ["batcher"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+)
+BATCH_WAIT = Histogram(
+    "batch_wait_seconds",
+    "Time an item waited for its batch to start (the batch before it still running).",
+    ["batcher"],
+    buckets=_STAGE_BUCKETS,
+)
+BATCH_DURATION = Histogram(
+    "batch_duration_seconds", "Time to handle one batch.", ["batcher"], buckets=_STAGE_BUCKETS
+)
+EVENT_LOOP_LAG = Histogram(
+    "event_loop_lag_seconds",
+    "How late a timer on the process's event loop fires: the time callbacks wait their turn.",
+    buckets=_STAGE_BUCKETS,
+)
 OUTBOX_PUBLISHED = Counter("outbox_published_events", "Outbox events relayed to Kafka.", ["schema"])
+OUTBOX_DELAY = Histogram(
+    "outbox_delay_seconds",
+    "From an outbox row's transaction start to the broker's acknowledgement of its event.",
+    ["schema"],
+    buckets=_STAGE_BUCKETS,
+)
 OUTBOX_BACKLOG = Gauge(
     "outbox_backlog_events",
     "Outbox events the relay last found waiting (capped at its batch size).",
     ["schema"],
 )
+
+
+async def watch_event_loop(interval: float = 0.01) -> None:
+    """Observe `EVENT_LOOP_LAG` every `interval` seconds, forever."""
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(interval)
+        EVENT_LOOP_LAG.observe(max(0.0, time.perf_counter() - started - interval))
 
 
 # Tracing --------------------------------------------------------------------------------------

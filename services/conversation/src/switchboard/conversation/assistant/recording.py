@@ -238,7 +238,9 @@ class Recorder:
         self.db = db
         self.prices = prices
         self.outbox = Outbox(outbox)
-        self._groups: Batcher[Entry, Recorded | None] = Batcher(self._write, max_batch=max_batch)
+        self._groups: Batcher[Entry, Recorded | None] = Batcher(
+            self._write, name="assistant_writes", max_batch=max_batch
+        )
 
     async def record(self, entry: Entry) -> Recorded | None:
         """Once committed: where the message was recorded and its outcome; None if it already

@@ -198,7 +198,9 @@ class Threads:
         self.db = db
         self.views = views
         self.turn_limit = turn_limit
-        self._reads: Batcher[tuple[UUID, MessageReceivedData], Thread] = Batcher(self._read)
+        self._reads: Batcher[tuple[UUID, MessageReceivedData], Thread] = Batcher(
+            self._read, name="assistant_reads"
+        )
 
     async def read(self, tenant_id: UUID, message: MessageReceivedData) -> Thread:
         return await self._reads.submit((tenant_id, message))

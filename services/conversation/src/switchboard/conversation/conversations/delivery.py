@@ -45,7 +45,7 @@ Status = tuple[MessageStatusChanged, Delivery]
 class DeliveryStatuses:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._batches: Batcher[Status, None] = Batcher(self._write)
+        self._batches: Batcher[Status, None] = Batcher(self._write, name="conversation_statuses")
 
     async def record(self, event: MessageStatusChanged, delivery: Delivery) -> None:
         """Once committed; raises `AlreadyProcessed` for an event the inbox has seen."""

@@ -59,7 +59,11 @@ class InboundRecorder:
         # A failed write fails every webhook in it (each gets a 503 and Twilio retries): the
         # statement refuses nothing on its own, so writing them one by one would not help.
         self._batches: Batcher[tuple[object, ...], bool] = Batcher(
-            self._write, max_batch=max_batch, max_concurrent=max_flushes, isolate_failures=False
+            self._write,
+            name="gateway_inbound",
+            max_batch=max_batch,
+            max_concurrent=max_flushes,
+            isolate_failures=False,
         )
 
     async def record(self, receipt: Receipt) -> bool:

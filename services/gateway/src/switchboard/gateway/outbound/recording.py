@@ -90,6 +90,7 @@ class SentRecorder:
         # writing its sends one by one would only wait for it once per send.
         self._groups: Batcher[Outcome, None] = Batcher(
             self._write_with_retries,
+            name="gateway_sent",
             max_batch=max_batch,
             max_concurrent=max_flushes,
             isolate_failures=False,

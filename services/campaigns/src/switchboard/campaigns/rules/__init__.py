@@ -1,0 +1,5 @@
+"""Campaign rules: when an event qualifies for a message (conditions), and what it says (templates).
+
+Both modules are pure: no database, no I/O, so the rule API checks a rule when it is saved and the
+worker applies it when an event arrives, with the same code.
+"""

@@ -20,6 +20,7 @@ entitlements:compact
 tenants:compact
 campaigns:delete
 conversations:delete
+events:delete
 "
 
 # One listing up front: each kafka-topics.sh call starts a JVM, so skip what already exists.

@@ -26,6 +26,7 @@ _KEYS: dict[Topic, str] = {
     Topic.TENANTS: "tenant_id or api key id",
     Topic.CAMPAIGNS: "tenant_id:campaign_id",
     Topic.CONVERSATIONS: "tenant_id:contact address",
+    Topic.EVENTS: "tenant_id:contact address or external id",
 }
 
 

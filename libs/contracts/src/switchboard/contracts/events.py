@@ -311,6 +311,27 @@ class ConversationHandedBack(Event):
     data: ConversationHandoffData
 
 
+# events --------------------------------------------------------------------------------------
+
+
+class BusinessEventData(Contract):
+    """Something that happened in a tenant's systems, as the events API stored it."""
+
+    business_event_id: UUID = Field(description="The stored event's id (`GET /v1/events/{id}`).")
+    type: str = Field(description="What happened, e.g. `order.shipped`.")
+    contact_address: str | None = None
+    external_contact_id: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    occurred_at: datetime
+
+
+class BusinessEventReceived(Event):
+    """A tenant's system reported an event (`POST /v1/events`), taken once per idempotency key."""
+
+    type: Literal["business_event.received"] = "business_event.received"
+    data: BusinessEventData
+
+
 # campaigns -----------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from pydantic import Field, TypeAdapter
 
 from switchboard.contracts.events import (
     ApiKeyChanged,
+    BusinessEventReceived,
     ConsentOptedIn,
     ConsentOptedOut,
     ContactDeleted,
@@ -40,7 +41,8 @@ AnyEvent = Annotated[
     | EnrollmentStarted
     | EnrollmentEnded
     | ConversationHandedOver
-    | ConversationHandedBack,
+    | ConversationHandedBack
+    | BusinessEventReceived,
     Field(discriminator="type"),
 ]
 
@@ -55,6 +57,7 @@ TOPIC_EVENTS: dict[Topic, tuple[type[AnyEvent], ...]] = {
     Topic.TENANTS: (TenantUpserted, ApiKeyChanged),
     Topic.CAMPAIGNS: (EnrollmentStarted, EnrollmentEnded),
     Topic.CONVERSATIONS: (ConversationHandedOver, ConversationHandedBack),
+    Topic.EVENTS: (BusinessEventReceived,),
 }
 
 _adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

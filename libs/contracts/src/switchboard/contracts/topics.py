@@ -17,6 +17,7 @@ class Topic(StrEnum):
     TENANTS = "tenants"
     CAMPAIGNS = "campaigns"
     CONVERSATIONS = "conversations"
+    EVENTS = "events"
 
     @property
     def dead_letter(self) -> str:

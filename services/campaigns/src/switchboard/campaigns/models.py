@@ -6,7 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -69,6 +80,107 @@ class Contact(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), doc="When the change happened upstream (the event's time)."
     )
+
+
+class Rule(Base):
+    """When an event of `event_type` arrives and `condition` holds, send `template`'s message.
+
+    Every edit raises `version`; a send records the version that made it, and carries its
+    rendered text, so an edit never changes a send already scheduled.
+    """
+
+    __tablename__ = "rules"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        Index("ix_rules_tenant", "tenant_id", "id"),
+        Index("ix_rules_trigger", "tenant_id", "event_type", postgresql_where=text("enabled")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid7)
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    name: Mapped[str] = mapped_column(String(200))
+    event_type: Mapped[str] = mapped_column(String(100))
+    event_attributes: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    """The event attributes the rule needs (its template may read no others); an event without
+    one of them does not qualify."""
+    condition: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    template: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(16), default="sms")
+    from_address: Mapped[str | None] = mapped_column(String(32))
+    delay_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SendingPolicy(Base):
+    """A tenant's rules for proactive sends: when (local hours), how often, and the zone to
+    assume for a contact whose zone is unknown. A tenant without a row has the defaults."""
+
+    __tablename__ = "sending_policies"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    send_window: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    region_windows: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    default_time_zone: Mapped[str] = mapped_column(Text)
+    frequency_cap: Mapped[int | None] = mapped_column(Integer)
+    frequency_period_seconds: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ScheduledSend(Base):
+    """One proactive message: scheduled, then sent, skipped or cancelled, with its cause.
+
+    The scheduler's due table: `due_at` is when it may go (its requested time moved out of
+    quiet hours); the scheduler takes due rows with `FOR UPDATE SKIP LOCKED`.
+    """
+
+    __tablename__ = "scheduled_sends"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        Index(
+            "ix_scheduled_sends_due",
+            "tenant_id",
+            "priority",
+            "due_at",
+            postgresql_where=text("status = 'scheduled'"),
+        ),
+        Index(
+            "ix_scheduled_sends_sent_to",
+            "tenant_id",
+            "to_address",
+            "sent_at",
+            postgresql_where=text("status = 'sent'"),
+        ),
+        Index("ix_scheduled_sends_tenant", "tenant_id", "id"),
+        Index("ix_scheduled_sends_contact", "tenant_id", "contact_id", "id"),
+        Index("ix_scheduled_sends_rule", "tenant_id", "rule_id", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid7)
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    idempotency_key: Mapped[str] = mapped_column(Text)
+    contact_id: Mapped[uuid.UUID | None] = mapped_column()
+    to_address: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(16))
+    from_address: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0)
+    """0 for a rule's transactional message, 1 for a campaign's bulk step: 0 goes first."""
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    time_zone: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    reason: Mapped[str | None] = mapped_column(Text)
+    rule_id: Mapped[uuid.UUID | None] = mapped_column()
+    rule_version: Mapped[int | None] = mapped_column(Integer)
+    event_id: Mapped[uuid.UUID | None] = mapped_column()
+    """The business event that caused it."""
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivery_status: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 outbox = outbox_table(Base.metadata)

@@ -56,6 +56,10 @@ class TestAuthentication:
             ("POST", "/v1/events"),
             ("GET", "/v1/events/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"),
             ("GET", "/v1/contacts"),
+            ("POST", "/v1/rules"),
+            ("PATCH", "/v1/rules/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"),
+            ("GET", "/v1/sending-policy"),
+            ("PUT", "/v1/sending-policy"),
         ],
     )
     async def test_a_request_without_a_key_is_unauthorized(

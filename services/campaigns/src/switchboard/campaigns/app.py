@@ -1,4 +1,5 @@
-"""The campaigns HTTP app: business events in, and the contacts campaigns can reach."""
+"""The campaigns HTTP app: business events in, the rules they trigger, the sending policy that
+times the messages, the schedule of sends, and the contacts campaigns can reach."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from fastapi import FastAPI
 from switchboard.campaigns.config import CampaignsSettings
 from switchboard.campaigns.contacts.endpoints import router as contacts
 from switchboard.campaigns.events.endpoints import router as events
+from switchboard.campaigns.policy.endpoints import router as policy
+from switchboard.campaigns.rules.endpoints import router as rules
+from switchboard.campaigns.schedule.endpoints import router as scheduled_sends
 from switchboard.common.http import create_app as create_service_app
 from switchboard.common.runtime import replica_lifespan
 from switchboard.common.settings import PlatformSettings
@@ -22,7 +26,8 @@ def create_app(
         service="campaigns",
         platform=platform,
         title="Switchboard campaigns",
-        description="Business events, and later the rules and campaigns they trigger.",
+        description="Business events, the rules that turn them into messages, the sending "
+        "policy (quiet hours, frequency cap) those messages keep to, and the schedule of sends.",
         lifespan=replica_lifespan("campaigns", platform, settings),
-        routers=[events, contacts],
+        routers=[events, rules, policy, scheduled_sends, contacts],
     )

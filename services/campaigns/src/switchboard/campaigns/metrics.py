@@ -7,3 +7,14 @@ EVENTS_INGESTED = Counter(
     "Business events posted, by whether they were new or a retry of a stored one.",
     ["outcome"],
 )
+RULE_SENDS = Counter(
+    "switchboard_campaigns_rule_sends",
+    "Sends rules planned, by what became of them (scheduled, skipped), and events that could "
+    "not qualify (no_contact, lacks_attributes).",
+    ["outcome"],
+)
+SCHEDULED_SENDS = Counter(
+    "switchboard_campaigns_scheduled_sends",
+    "Due sends the scheduler handled: sent, held (quiet hours), skipped (frequency cap).",
+    ["outcome"],
+)

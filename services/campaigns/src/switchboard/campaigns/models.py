@@ -146,6 +146,7 @@ class ScheduledSend(Base):
             "due_at",
             postgresql_where=text("status = 'scheduled'"),
         ),
+        Index("ix_scheduled_sends_next", "due_at", postgresql_where=text("status = 'scheduled'")),
         Index(
             "ix_scheduled_sends_sent_to",
             "tenant_id",

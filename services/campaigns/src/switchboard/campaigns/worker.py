@@ -1,4 +1,5 @@
-"""The campaigns worker: keeps the contacts replica current and relays the outbox."""
+"""The campaigns worker: keeps the contacts replica current, plans the sends business events
+cause, sends them when due, follows their delivery, and relays the outbox."""
 
 from __future__ import annotations
 
@@ -7,11 +8,21 @@ from aiokafka import AIOKafkaProducer
 from switchboard.campaigns.config import CampaignsSettings
 from switchboard.campaigns.contacts.service import contact_replica
 from switchboard.campaigns.models import inbox, outbox
+from switchboard.campaigns.schedule.clock import Clock, SystemClock
+from switchboard.campaigns.schedule.delivery import record_status
+from switchboard.campaigns.schedule.planner import RulePlanner
+from switchboard.campaigns.schedule.scheduler import Scheduler
 from switchboard.common.db import Database
 from switchboard.common.inbox import Inbox
 from switchboard.common.kafka import Delivery, EventConsumer
 from switchboard.common.runtime import Loops, Worker, run_worker
-from switchboard.contracts import ContactDeleted, ContactUpserted, Topic
+from switchboard.contracts import (
+    BusinessEventReceived,
+    ContactDeleted,
+    ContactUpserted,
+    MessageStatusChanged,
+    Topic,
+)
 
 CONSUMER_GROUP = "campaigns"
 
@@ -26,6 +37,11 @@ async def on_contact_upserted(event: ContactUpserted, delivery: Delivery) -> Non
 async def on_contact_deleted(event: ContactDeleted, delivery: Delivery) -> None:
     async with delivery.transaction() as session:
         await contact_replica.delete(session, event.tenant_id, event.data.contact_id)
+
+
+async def on_status_changed(event: MessageStatusChanged, delivery: Delivery) -> None:
+    async with delivery.transaction() as session:
+        await record_status(session, event.tenant_id, event.data)
 
 
 def contacts_consumer(
@@ -45,11 +61,38 @@ def contacts_consumer(
     return consumer
 
 
+def events_consumer(
+    db: Database, producer: AIOKafkaProducer, bootstrap_servers: str, clock: Clock
+) -> EventConsumer:
+    """The `campaigns-events` group: business events to planned sends, and the gateway's
+    statuses to the sends they are about."""
+    planner = RulePlanner(clock)
+
+    async def on_business_event(event: BusinessEventReceived, delivery: Delivery) -> None:
+        async with delivery.transaction() as session:
+            await planner.plan(session, event)
+
+    consumer = EventConsumer(
+        name=f"{CONSUMER_GROUP}-events",
+        topics=(Topic.EVENTS, Topic.MESSAGES_STATUS),
+        bootstrap_servers=bootstrap_servers,
+        db=db,
+        inbox=Inbox(inbox),
+        producer=producer,
+    )
+    consumer.on(BusinessEventReceived, on_business_event)
+    consumer.on(MessageStatusChanged, on_status_changed)
+    return consumer
+
+
 async def run() -> None:
     async def loops(worker: Worker) -> Loops:
-        consumer = contacts_consumer(
-            worker.db, worker.producer, worker.platform.kafka_bootstrap_servers
-        )
-        return {"contacts-consumer": consumer.run()}
+        bootstrap = worker.platform.kafka_bootstrap_servers
+        clock = SystemClock()
+        return {
+            "contacts-consumer": contacts_consumer(worker.db, worker.producer, bootstrap).run(),
+            "events-consumer": events_consumer(worker.db, worker.producer, bootstrap, clock).run(),
+            "scheduler": Scheduler(worker.db, clock).run(),
+        }
 
     await run_worker("campaigns", CampaignsSettings(), loops, outbox=outbox)

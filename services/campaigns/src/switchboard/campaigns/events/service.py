@@ -9,16 +9,32 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.campaigns.events.schemas import EventCreate
-from switchboard.campaigns.models import BusinessEvent
+from switchboard.campaigns.models import BusinessEvent, outbox
 from switchboard.common.errors import Conflict, NotFound
-from switchboard.contracts import new_event_id, utcnow
+from switchboard.common.outbox import Outbox
+from switchboard.contracts import (
+    BusinessEventData,
+    BusinessEventReceived,
+    new_event_id,
+    utcnow,
+)
+
+_outbox = Outbox(outbox)
+
+
+def event_key(tenant_id: UUID, event: BusinessEvent) -> bytes:
+    """The contact the event is about (address, else external id): one contact's events stay
+    in order on one partition."""
+    contact = event.contact_address or f"external:{event.external_contact_id}"
+    return f"{tenant_id}:{contact}".encode()
 
 
 class EventService:
     async def ingest(
         self, session: AsyncSession, tenant_id: UUID, body: EventCreate
     ) -> tuple[BusinessEvent, bool]:
-        """Store the event once per idempotency key; returns it and whether it is new."""
+        """Store the event once per idempotency key, published on `events` in the same
+        transaction; returns it and whether it is new."""
         event_id = new_event_id()
         key = body.idempotency_key or f"event:{event_id}"
         fingerprint = body.fingerprint()
@@ -40,6 +56,16 @@ class EventService:
         )
         created = (await session.scalars(statement)).one_or_none()
         if created is not None:
+            data = BusinessEventData(
+                business_event_id=created.id,
+                type=created.type,
+                contact_address=created.contact_address,
+                external_contact_id=created.external_contact_id,
+                attributes=created.attributes,
+                occurred_at=created.occurred_at,
+            )
+            published = BusinessEventReceived.create(tenant_id, data)
+            await _outbox.add(session, published, key=event_key(tenant_id, created))
             return created, True
         return await self._replayed(session, tenant_id, key, fingerprint), False
 

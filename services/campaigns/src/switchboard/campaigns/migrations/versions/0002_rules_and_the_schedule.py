@@ -11,6 +11,8 @@ from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from switchboard.common.notify import notify_trigger_sql
+
 # revision identifiers, used by Alembic.
 revision: str = '0002'
 down_revision: Union[str, Sequence[str], None] = '0001'
@@ -70,9 +72,13 @@ def upgrade() -> None:
     )
     op.create_index('ix_scheduled_sends_contact', 'scheduled_sends', ['tenant_id', 'contact_id', 'id'], unique=False, schema='campaigns')
     op.create_index('ix_scheduled_sends_due', 'scheduled_sends', ['tenant_id', 'priority', 'due_at'], unique=False, schema='campaigns', postgresql_where=sa.text("status = 'scheduled'"))
+    op.create_index('ix_scheduled_sends_next', 'scheduled_sends', ['due_at'], unique=False, schema='campaigns', postgresql_where=sa.text("status = 'scheduled'"))
     op.create_index('ix_scheduled_sends_rule', 'scheduled_sends', ['tenant_id', 'rule_id', 'id'], unique=False, schema='campaigns')
     op.create_index('ix_scheduled_sends_sent_to', 'scheduled_sends', ['tenant_id', 'to_address', 'sent_at'], unique=False, schema='campaigns', postgresql_where=sa.text("status = 'sent'"))
     op.create_index('ix_scheduled_sends_tenant', 'scheduled_sends', ['tenant_id', 'id'], unique=False, schema='campaigns')
+    # The scheduler wakes when a send is scheduled, so one due now goes at once.
+    for statement in notify_trigger_sql("campaigns", "scheduled_sends", "campaigns_schedule"):
+        op.execute(statement)
     op.create_table('sending_policies',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.Column('send_window', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
@@ -93,10 +99,12 @@ def downgrade() -> None:
     op.drop_table('sending_policies', schema='campaigns')
     op.drop_index('ix_scheduled_sends_tenant', table_name='scheduled_sends', schema='campaigns')
     op.drop_index('ix_scheduled_sends_sent_to', table_name='scheduled_sends', schema='campaigns', postgresql_where=sa.text("status = 'sent'"))
+    op.drop_index('ix_scheduled_sends_next', table_name='scheduled_sends', schema='campaigns', postgresql_where=sa.text("status = 'scheduled'"))
     op.drop_index('ix_scheduled_sends_rule', table_name='scheduled_sends', schema='campaigns')
     op.drop_index('ix_scheduled_sends_due', table_name='scheduled_sends', schema='campaigns', postgresql_where=sa.text("status = 'scheduled'"))
     op.drop_index('ix_scheduled_sends_contact', table_name='scheduled_sends', schema='campaigns')
     op.drop_table('scheduled_sends', schema='campaigns')
+    op.execute('DROP FUNCTION IF EXISTS campaigns.scheduled_sends_notify()')
     op.drop_index('ix_rules_trigger', table_name='rules', schema='campaigns', postgresql_where=sa.text('enabled'))
     op.drop_index('ix_rules_tenant', table_name='rules', schema='campaigns')
     op.drop_table('rules', schema='campaigns')

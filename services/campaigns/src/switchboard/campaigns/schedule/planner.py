@@ -1,0 +1,171 @@
+"""Rules at work: a business event arrives, and every enabled rule it satisfies schedules a send.
+
+For each enabled rule on the event's type, in the transaction that takes the event:
+
+- an event that lacks an attribute the rule declared does not qualify, and neither does one
+  whose condition is false: no send (a lacking attribute is logged, for the operator's
+  debugging, but an event's not matching a rule is ordinary);
+- otherwise the rule's template is rendered now, with the rule's version, so an edit never
+  changes a send already planned; a template that cannot render, or a blocked contact, gives a
+  send that is `skipped`, with the reason, so the operator sees it;
+- the send is requested for now plus the rule's delay and is due at the first moment from then
+  that the contact's send window allows, in the contact's time zone (the reason says it was held).
+
+A send's idempotency key is the rule's and the event's: an event redelivered is planned once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from switchboard.campaigns import metrics
+from switchboard.campaigns.models import Contact, Rule, ScheduledSend
+from switchboard.campaigns.policy.service import policy_service
+from switchboard.campaigns.rules.compiled import available_fields
+from switchboard.campaigns.rules.conditions import evaluate, parse_condition
+from switchboard.campaigns.rules.service import rule_service
+from switchboard.campaigns.rules.templates import (
+    MessageTemplate,
+    TemplateError,
+    compile_template,
+    render,
+)
+from switchboard.campaigns.schedule.clock import Clock
+from switchboard.campaigns.timing import next_allowed, resolve_zone
+from switchboard.contracts import BusinessEventData, BusinessEventReceived
+
+log = structlog.get_logger(__name__)
+
+RULE_PRIORITY = 0
+"""A rule's message answers something that just happened: it goes before campaigns' bulk."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    version: int
+    template: MessageTemplate
+
+
+class RulePlanner:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._templates: dict[UUID, _Compiled] = {}
+
+    async def plan(self, session: AsyncSession, event: BusinessEventReceived) -> int:
+        """Schedule the sends `event` causes, in `session`'s transaction; how many are new."""
+        data, tenant_id = event.data, event.tenant_id
+        rules = await rule_service.matching(session, tenant_id, data.type)
+        if not rules:
+            return 0
+        contact = await _contact(session, tenant_id, data)
+        to_address = data.contact_address or (contact.address if contact else None)
+        if to_address is None:
+            log.info("rules.no_contact", tenant_id=str(tenant_id), type=data.type)
+            metrics.RULE_SENDS.labels("no_contact").inc(len(rules))
+            return 0
+        policy = await policy_service.get(session, tenant_id)
+        zone = resolve_zone(
+            contact.time_zone if contact else None, to_address, policy.default_time_zone
+        )
+        window = policy.window_for(to_address)
+        facts = _facts(data, contact, to_address)
+        now = self.clock.now()
+        rows = []
+        for rule in rules:
+            lacking = [name for name in rule.event_attributes if data.attributes.get(name) is None]
+            if lacking:
+                log.info("rules.event_lacks", rule_id=str(rule.id), attributes=lacking)
+                metrics.RULE_SENDS.labels("lacks_attributes").inc()
+                continue
+            if not evaluate(parse_condition(rule.condition), facts):
+                continue
+            requested = now + timedelta(seconds=rule.delay_seconds)
+            row = {
+                "tenant_id": tenant_id,
+                "idempotency_key": f"rule:{rule.id}:event:{data.business_event_id}",
+                "contact_id": contact.contact_id if contact else None,
+                "to_address": to_address,
+                "channel": rule.channel,
+                "from_address": rule.from_address,
+                "priority": RULE_PRIORITY,
+                "requested_at": requested,
+                "due_at": requested,
+                "time_zone": zone.zone.key,
+                "status": "scheduled",
+                "reason": None,
+                "rule_id": rule.id,
+                "rule_version": rule.version,
+                "event_id": data.business_event_id,
+                "body": "",
+            }
+            try:
+                row["body"] = render(self._template(rule), {**facts, "now": now})
+            except TemplateError as error:
+                row.update(status="skipped", reason=f"template: {error}")
+            if contact is not None and contact.blocked:
+                row.update(status="skipped", reason="the contact is blocked")
+            if row["status"] == "scheduled":
+                due = next_allowed(requested, zone.zone, window)
+                if due > requested:
+                    local = due.astimezone(zone.zone).strftime("%a %H:%M")
+                    row.update(due_at=due, reason=f"quiet hours: held until {local} {zone.zone}")
+            rows.append(row)
+        if not rows:
+            return 0
+        statement = (
+            insert(ScheduledSend)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
+            .returning(ScheduledSend.status)
+        )
+        planned = list((await session.scalars(statement)).all())
+        for status in planned:
+            metrics.RULE_SENDS.labels(status).inc()
+        return len(planned)
+
+    def _template(self, rule: Rule) -> MessageTemplate:
+        """The rule's template, compiled once per version."""
+        cached = self._templates.get(rule.id)
+        if cached is None or cached.version != rule.version:
+            available = available_fields(rule.event_attributes)
+            cached = _Compiled(rule.version, compile_template(rule.template, available=available))
+            self._templates[rule.id] = cached
+        return cached.template
+
+
+async def _contact(
+    session: AsyncSession, tenant_id: UUID, data: BusinessEventData
+) -> Contact | None:
+    """The event's contact in the replica: by address, else by its `external_id` attribute."""
+    statement = select(Contact).where(Contact.tenant_id == tenant_id)
+    if data.contact_address is not None:
+        statement = statement.where(Contact.address == data.contact_address)
+    elif data.external_contact_id is not None:
+        statement = statement.where(
+            Contact.attributes["external_id"].astext == data.external_contact_id
+        )
+    else:
+        return None
+    return (await session.scalars(statement.limit(1))).first()
+
+
+def _facts(data: BusinessEventData, contact: Contact | None, address: str) -> dict[str, Any]:
+    """What conditions and templates read: the event (its attributes beside its type) and the
+    contact as the replica knows them."""
+    return {
+        "event": {**data.attributes, "type": data.type},
+        "contact": {
+            "address": address,
+            "display_name": contact.display_name if contact else None,
+            "time_zone": contact.time_zone if contact else None,
+            "attributes": dict(contact.attributes) if contact else {},
+        },
+    }

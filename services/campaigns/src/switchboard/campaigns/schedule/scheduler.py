@@ -1,0 +1,256 @@
+"""The scheduler: due sends leave for `messages.outbound`, each once, on time, fairly.
+
+The due table is `scheduled_sends` itself (see docs/architecture.md, "The schedule"). One pass,
+in one transaction:
+
+1. take the leader lock (a transaction-scoped advisory lock: one replica passes at a time, so
+   frequency caps count every send; the others wait on standby);
+2. take the due rows, `FOR UPDATE SKIP LOCKED` (a send an operator is cancelling right now is
+   left to them), up to `per_tenant` per tenant and priority: a tenant with 100,000 sends due
+   does not hold back another's one, and a rule's message goes before a campaign's bulk;
+3. check each again: outside its send window now (the policy changed since it was planned) it
+   is held until the window opens, never sent early; over the contact's frequency cap it is
+   skipped with the reason;
+4. queue the rest in the outbox as `message.requested` and mark them sent.
+
+A crash before the commit leaves the rows scheduled; after it, the outbox has them: no send is
+lost or doubled, whichever replica runs next. Between passes the scheduler sleeps until the
+next send is due, at most `poll_seconds`, and wakes at once when a send is scheduled (NOTIFY).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from switchboard.campaigns import metrics
+from switchboard.campaigns.models import outbox
+from switchboard.campaigns.policy.service import Policy, policy_service
+from switchboard.campaigns.schedule.clock import Clock
+from switchboard.campaigns.timing import is_allowed, next_allowed
+from switchboard.common.db import Database
+from switchboard.common.notify import Wakeup
+from switchboard.common.outbox import Outbox
+from switchboard.contracts import (
+    AnyEvent,
+    MessageRequested,
+    MessageRequestedData,
+    contact_key,
+)
+
+log = structlog.get_logger(__name__)
+
+SCHEDULE_CHANNEL = "campaigns_schedule"
+_LEADER = zlib.crc32(b"campaigns:scheduler")
+
+# Tenants with anything scheduled, by a loose index scan (one probe per tenant), then each
+# tenant's due sends per priority, oldest first, from the same partial index.
+_DUE = text(
+    """
+    WITH RECURSIVE tenants AS (
+        (SELECT tenant_id FROM campaigns.scheduled_sends
+         WHERE status = 'scheduled' ORDER BY tenant_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT s.tenant_id FROM campaigns.scheduled_sends AS s
+                WHERE s.status = 'scheduled' AND s.tenant_id > t.tenant_id
+                ORDER BY s.tenant_id LIMIT 1)
+        FROM tenants AS t WHERE t.tenant_id IS NOT NULL
+    )
+    SELECT due.* FROM tenants
+    CROSS JOIN (VALUES (0), (1)) AS p(priority)
+    CROSS JOIN LATERAL (
+        SELECT s.id, s.tenant_id, s.to_address, s.channel, s.from_address, s.body,
+               s.time_zone, s.due_at
+        FROM campaigns.scheduled_sends AS s
+        WHERE s.tenant_id = tenants.tenant_id AND s.priority = p.priority
+          AND s.status = 'scheduled' AND s.due_at <= :now
+        ORDER BY s.due_at, s.id
+        LIMIT :per_tenant
+        FOR UPDATE SKIP LOCKED
+    ) AS due
+    WHERE tenants.tenant_id IS NOT NULL
+    """
+)
+
+_NEXT_DUE = text("SELECT min(due_at) FROM campaigns.scheduled_sends WHERE status = 'scheduled'")
+
+_RECENT = text(
+    """
+    SELECT to_address, count(*) AS sent FROM campaigns.scheduled_sends
+    WHERE tenant_id = :tenant_id AND status = 'sent'
+      AND to_address = ANY(CAST(:addresses AS text[])) AND sent_at > :since
+    GROUP BY to_address
+    """
+)
+
+_SENT = text(
+    """
+    UPDATE campaigns.scheduled_sends
+    SET status = 'sent', sent_at = :now, updated_at = now()
+    WHERE id = ANY(CAST(:ids AS uuid[]))
+    """
+)
+
+_HELD_OR_SKIPPED = text(
+    """
+    UPDATE campaigns.scheduled_sends AS s
+    SET status = u.status, due_at = u.due_at, reason = u.reason, updated_at = now()
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:due_ats AS timestamptz[]),
+        CAST(:reasons AS text[])
+    ) AS u(id, status, due_at, reason)
+    WHERE s.id = u.id AND s.id = ANY(CAST(:ids AS uuid[]))
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """What one pass did."""
+
+    sent: int = 0
+    held: int = 0
+    skipped: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.held + self.skipped
+
+
+class Scheduler:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        per_tenant: int = 1000,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.per_tenant = per_tenant
+        self.poll_seconds = poll_seconds
+        self.outbox = Outbox(outbox)
+        self._wakeup = Wakeup(db.url, SCHEDULE_CHANNEL)
+
+    async def run(self) -> None:
+        """Send what is due, forever."""
+        await self._wakeup.start()
+        try:
+            while True:
+                try:
+                    done = await self.send_due()
+                    if done.handled:
+                        continue
+                    pause = await self._until_next_due()
+                except Exception as exc:  # noqa: BLE001 - the scheduler must outlive any outage
+                    log.warning("scheduler.pass_failed", error=str(exc))
+                    pause = self.poll_seconds
+                await self._wakeup.wait(pause)
+        finally:
+            await self._wakeup.stop()
+
+    async def send_due(self) -> Pass:
+        """One pass over the sends due now (see the module's docstring)."""
+        async with self.db.transaction() as session:
+            leader = await session.scalar(text(f"SELECT pg_try_advisory_xact_lock({_LEADER})"))
+            if not leader:
+                return Pass()
+            now = self.clock.now()
+            parameters = {"now": now, "per_tenant": self.per_tenant}
+            rows = list((await session.execute(_DUE, parameters)).all())
+            if not rows:
+                return Pass()
+            policies = {
+                t: await policy_service.get(session, t) for t in {r.tenant_id for r in rows}
+            }
+            sent_before = await _recent_sends(session, rows, policies, now)
+            sending: list[Row[Any]] = []
+            changed: dict[str, list[Any]] = {
+                "ids": [],
+                "statuses": [],
+                "due_ats": [],
+                "reasons": [],
+            }
+            for row in rows:
+                policy = policies[row.tenant_id]
+                zone = ZoneInfo(row.time_zone)
+                window = policy.window_for(row.to_address)
+                verdict: tuple[str, datetime, str] | None = None
+                if not is_allowed(now, zone, window):
+                    opens = next_allowed(now, zone, window)
+                    local = opens.astimezone(zone).strftime("%a %H:%M")
+                    verdict = ("scheduled", opens, f"quiet hours: held until {local} {zone}")
+                elif policy.frequency_cap is not None:
+                    key = (row.tenant_id, row.to_address)
+                    if sent_before[key] >= policy.frequency_cap.max_messages:
+                        cap = policy.frequency_cap
+                        reason = (
+                            f"frequency cap: {cap.max_messages} per {cap.period_hours} h "
+                            f"already reached"
+                        )
+                        verdict = ("skipped", row.due_at, reason)
+                    else:
+                        sent_before[key] += 1
+                if verdict is None:
+                    sending.append(row)
+                    continue
+                for name, value in zip(changed, (row.id, *verdict), strict=True):
+                    changed[name].append(value)
+            if changed["ids"]:
+                await session.execute(_HELD_OR_SKIPPED, changed)
+            if sending:
+                await session.execute(_SENT, {"ids": [r.id for r in sending], "now": now})
+                await self.outbox.add_many(session, [_request(row) for row in sending])
+        skipped = changed["statuses"].count("skipped")
+        done = Pass(sent=len(sending), held=len(changed["ids"]) - skipped, skipped=skipped)
+        for outcome in ("sent", "held", "skipped"):
+            metrics.SCHEDULED_SENDS.labels(outcome).inc(getattr(done, outcome))
+        return done
+
+    async def _until_next_due(self) -> float:
+        async with self.db.reads() as session:
+            due: datetime | None = await session.scalar(_NEXT_DUE)
+        if due is None:
+            return self.poll_seconds
+        return max(0.0, min(self.poll_seconds, (due - self.clock.now()).total_seconds()))
+
+
+async def _recent_sends(
+    session: AsyncSession, rows: list[Row[Any]], policies: dict[UUID, Policy], now: datetime
+) -> Counter[tuple[UUID, str]]:
+    """Sends each contact already got within their tenant's frequency period."""
+    counts: Counter[tuple[UUID, str]] = Counter()
+    for tenant_id, policy in policies.items():
+        cap = policy.frequency_cap
+        if cap is None:
+            continue
+        addresses = sorted({r.to_address for r in rows if r.tenant_id == tenant_id})
+        since = now - timedelta(hours=cap.period_hours)
+        parameters = {"tenant_id": tenant_id, "addresses": addresses, "since": since}
+        for found in await session.execute(_RECENT, parameters):
+            counts[tenant_id, found.to_address] = found.sent
+    return counts
+
+
+def _request(row: Row[Any]) -> tuple[AnyEvent, bytes | None]:
+    data = MessageRequestedData(
+        idempotency_key=f"campaigns:{row.id}",
+        origin="campaign",
+        priority="bulk",
+        channel=row.channel,
+        to_address=row.to_address,
+        from_address=row.from_address,
+        body=row.body,
+    )
+    request = MessageRequested.create(row.tenant_id, data)
+    return request, contact_key(row.tenant_id, row.to_address)

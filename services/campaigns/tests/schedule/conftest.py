@@ -1,0 +1,135 @@
+"""The campaigns worker's planning and sending, on a clock the tests set.
+
+The events consumer and the outbox relay run as tasks for the whole session; the scheduler's
+passes are run by the tests themselves (`scheduler.send_due()`), at the times they choose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from switchboard.campaigns.models import outbox
+from switchboard.campaigns.schedule.scheduler import Scheduler
+from switchboard.campaigns.worker import events_consumer
+from switchboard.common.db import Database
+from switchboard.common.outbox import OutboxRelay
+from switchboard.common.settings import PlatformSettings
+from switchboard.contracts import MessageRequestedData, Topic, parse_event
+
+
+class SetClock:
+    """A clock that stands still until a test moves it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        return self.current
+
+    def set(self, now: datetime) -> None:
+        self.current = now.astimezone(UTC)
+
+    def advance(self, by: timedelta) -> None:
+        self.current += by
+
+
+class Outbound:
+    """Every `message.requested` on `messages.outbound`, by tenant, as the gateway reads them."""
+
+    def __init__(self) -> None:
+        self.by_tenant: dict[UUID, list[MessageRequestedData]] = defaultdict(list)
+
+    def to(self, tenant_id: UUID) -> list[MessageRequestedData]:
+        return self.by_tenant[tenant_id]
+
+
+@pytest.fixture(scope="session")
+def clock() -> SetClock:
+    return SetClock(datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture(scope="session")
+async def schedule_db(platform_env: dict[str, str]) -> AsyncIterator[Database]:
+    db = Database(PlatformSettings().database_url, pool_size=4)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture(scope="session")
+async def planning(
+    schedule_db: Database, producer: AIOKafkaProducer, clock: SetClock
+) -> AsyncIterator[None]:
+    """The worker's events consumer (planning sends on `clock`) and its outbox relay."""
+    bootstrap = PlatformSettings().kafka_bootstrap_servers
+    tasks = [
+        asyncio.create_task(events_consumer(schedule_db, producer, bootstrap, clock).run()),
+        asyncio.create_task(OutboxRelay(schedule_db, producer, outbox, idle_wait=0.2).run()),
+    ]
+    yield
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@pytest.fixture(scope="session")
+async def outbound(platform_env: dict[str, str]) -> AsyncIterator[Outbound]:
+    """Reads `messages.outbound` from its end for the whole session."""
+    consumer = AIOKafkaConsumer(
+        Topic.MESSAGES_OUTBOUND.value,
+        bootstrap_servers=PlatformSettings().kafka_bootstrap_servers,
+        group_id=f"campaigns-test-outbound-{secrets.token_hex(4)}",
+        auto_offset_reset="latest",
+    )
+    await consumer.start()
+    while not consumer.assignment():
+        await consumer.getmany(timeout_ms=100)
+    seen = Outbound()
+
+    async def read() -> None:
+        async for record in consumer:
+            event = parse_event(record.value)
+            if event.type == "message.requested":
+                seen.by_tenant[event.tenant_id].append(event.data)
+
+    task = asyncio.create_task(read())
+    yield seen
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await consumer.stop()
+
+
+@pytest.fixture
+def scheduler(schedule_db: Database, clock: SetClock) -> Scheduler:
+    return Scheduler(schedule_db, clock)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], *, within: float = 15.0, message: str = ""
+) -> Any:
+    """`check()`'s first truthy result; fails the test if the deadline passes first."""
+    deadline = time.monotonic() + within
+    while not (result := await check()):
+        assert time.monotonic() < deadline, message or "condition not met before the deadline"
+        await asyncio.sleep(0.05)
+    return result
+
+
+async def sends(
+    campaigns: httpx.AsyncClient, headers: dict[str, str], **filters: Any
+) -> list[dict[str, Any]]:
+    params = {k: str(v) for k, v in filters.items()}
+    response = await campaigns.get("/v1/scheduled-sends", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    listed: list[dict[str, Any]] = response.json()
+    return listed

@@ -11,6 +11,7 @@ from uuid import UUID
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
 
 from switchboard.campaigns.app import create_app
 from switchboard.campaigns.worker import contacts_consumer
@@ -30,10 +31,14 @@ class Tenant(Protocol):
 
 
 @pytest.fixture(scope="session")
-async def campaigns(platform_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+def campaigns_app(platform_env: dict[str, str]) -> FastAPI:
+    return create_app()
+
+
+@pytest.fixture(scope="session")
+async def campaigns(campaigns_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """The campaigns HTTP app, with its tenants replica reading the real broker."""
-    app = create_app()
-    async with in_process(app, "campaigns") as client:
+    async with in_process(campaigns_app, "campaigns") as client:
         yield client
 
 

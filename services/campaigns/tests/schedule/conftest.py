@@ -10,7 +10,7 @@ import asyncio
 import secrets
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -18,7 +18,9 @@ from uuid import UUID
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fastapi import FastAPI
 
+from switchboard.campaigns.journeys.endpoints import get_clock
 from switchboard.campaigns.models import outbox
 from switchboard.campaigns.schedule.scheduler import Scheduler
 from switchboard.campaigns.worker import events_consumer
@@ -107,6 +109,14 @@ async def outbound(platform_env: dict[str, str]) -> AsyncIterator[Outbound]:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     await consumer.stop()
+
+
+@pytest.fixture(autouse=True)
+def api_on_the_clock(campaigns_app: FastAPI, clock: SetClock) -> Iterator[None]:
+    """The API enrolls contacts at the tests' time too."""
+    campaigns_app.dependency_overrides[get_clock] = lambda: clock
+    yield
+    campaigns_app.dependency_overrides.pop(get_clock, None)
 
 
 @pytest.fixture

@@ -98,7 +98,7 @@ class OutboxRelay:
         producer: AIOKafkaProducer,
         table: Table,
         *,
-        batch_size: int = 1000,
+        batch_size: int = 5000,
         idle_wait: float = 1.0,
     ) -> None:
         self.db = db

@@ -1,5 +1,6 @@
-"""The campaigns HTTP app: business events in, the rules they trigger, the sending policy that
-times the messages, the schedule of sends, and the contacts campaigns can reach."""
+"""The campaigns HTTP app: business events in, the rules they trigger, the multi-step campaigns
+contacts go through, the sending policy that times the messages, the schedule of sends, and the
+contacts campaigns can reach."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import FastAPI
 from switchboard.campaigns.config import CampaignsSettings
 from switchboard.campaigns.contacts.endpoints import router as contacts
 from switchboard.campaigns.events.endpoints import router as events
+from switchboard.campaigns.journeys.endpoints import router as journeys
 from switchboard.campaigns.policy.endpoints import router as policy
 from switchboard.campaigns.rules.endpoints import router as rules
 from switchboard.campaigns.schedule.endpoints import router as scheduled_sends
@@ -26,8 +28,9 @@ def create_app(
         service="campaigns",
         platform=platform,
         title="Switchboard campaigns",
-        description="Business events, the rules that turn them into messages, the sending "
-        "policy (quiet hours, frequency cap) those messages keep to, and the schedule of sends.",
+        description="Business events, the rules that turn them into messages, multi-step "
+        "campaigns (journeys) contacts are enrolled in, the sending policy (quiet hours, "
+        "frequency cap) those messages keep to, and the schedule of sends.",
         lifespan=replica_lifespan("campaigns", platform, settings),
-        routers=[events, rules, policy, scheduled_sends, contacts],
+        routers=[events, rules, journeys, policy, scheduled_sends, contacts],
     )

@@ -18,3 +18,8 @@ SCHEDULED_SENDS = Counter(
     "Due sends the scheduler handled: sent, held (quiet hours), skipped (frequency cap).",
     ["outcome"],
 )
+JOURNEY_STEPS = Counter(
+    "switchboard_campaigns_journey_passes",
+    "Enrollments the journey runner moved (advanced), and replies and opt-outs that moved them.",
+    ["outcome"],
+)

@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
+    Identity,
     Index,
     Integer,
     SmallInteger,
@@ -77,6 +79,11 @@ class Contact(Base):
     time_zone: Mapped[str | None] = mapped_column(Text)
     attributes: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)
     blocked: Mapped[bool] = mapped_column(default=False)
+    number_zone: Mapped[str | None] = mapped_column(Text)
+    """The time zone of the number's area, when it has one (worked out when the contact
+    changes, not for every send)."""
+    region: Mapped[str | None] = mapped_column(String(2))
+    """The number's ISO 3166 region, likewise."""
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), doc="When the change happened upstream (the event's time)."
     )
@@ -157,6 +164,18 @@ class ScheduledSend(Base):
         Index("ix_scheduled_sends_tenant", "tenant_id", "id"),
         Index("ix_scheduled_sends_contact", "tenant_id", "contact_id", "id"),
         Index("ix_scheduled_sends_rule", "tenant_id", "rule_id", "id"),
+        Index("ix_scheduled_sends_campaign", "campaign_id", "step"),
+        Index(
+            "ix_scheduled_sends_waiting_to",
+            "tenant_id",
+            "to_address",
+            postgresql_where=text("status IN ('scheduled', 'paused')"),
+        ),
+        Index(
+            "ix_scheduled_sends_enrollment",
+            "enrollment_id",
+            postgresql_where=text("enrollment_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid7)
@@ -178,10 +197,119 @@ class ScheduledSend(Base):
     rule_version: Mapped[int | None] = mapped_column(Integer)
     event_id: Mapped[uuid.UUID | None] = mapped_column()
     """The business event that caused it."""
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column()
+    enrollment_id: Mapped[uuid.UUID | None] = mapped_column()
+    step: Mapped[int | None] = mapped_column(Integer)
+    """The campaign step (its index in the enrollment's version) that planned it."""
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivery_status: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Campaign(Base):
+    """A journey: how contacts enter it (`trigger`), the steps they go through, and how they
+    leave early (`exit_replies`). Its steps are versioned: an edit makes a new version, and each
+    enrollment keeps the version it started on."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        Index("ix_campaigns_tenant", "tenant_id", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid7)
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    """draft, active, paused (nothing advances or sends; resumes where it was) or disabled
+    (every enrollment has left)."""
+    trigger: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    event_attributes: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    exit_replies: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    reenroll: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Whether a contact who left may enter again (never two active enrollments at once)."""
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CampaignVersion(Base):
+    """One version of a campaign's steps, kept while enrollments may be on it."""
+
+    __tablename__ = "campaign_versions"
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Enrollment(Base):
+    """One contact's way through one version of a campaign: the step it is at and when it
+    next moves (the journey runner's due table, like `scheduled_sends` for the scheduler)."""
+
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        Index(
+            "uq_enrollments_active",
+            "campaign_id",
+            "address",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index("ix_enrollments_due", "next_run_at", postgresql_where=text("status = 'active'")),
+        Index(
+            "ix_enrollments_contact",
+            "tenant_id",
+            "address",
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index("ix_enrollments_campaign", "campaign_id", "id"),
+        Index("ix_enrollments_campaign_address", "campaign_id", "address"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid7)
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    campaign_id: Mapped[uuid.UUID] = mapped_column()
+    version: Mapped[int] = mapped_column(Integer)
+    contact_id: Mapped[uuid.UUID | None] = mapped_column()
+    address: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    """active, completed, or exited (with `reason`)."""
+    reason: Mapped[str | None] = mapped_column(Text)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    waiting: Mapped[str | None] = mapped_column(String(16))
+    """What the current step waits for: `time` (a wait) or `reply` (until a timeout)."""
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    event_id: Mapped[uuid.UUID | None] = mapped_column()
+    """The business event that enrolled the contact, if one did."""
+    facts: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    """The enrolling event's type and attributes, for the steps' templates and branches."""
+    enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EnrollmentStep(Base):
+    """What happened to an enrollment at a step: the contact's path through the campaign."""
+
+    __tablename__ = "enrollment_steps"
+    __table_args__ = (
+        Index("ix_enrollment_steps_enrollment", "enrollment_id", "id"),
+        Index("ix_enrollment_steps_campaign", "campaign_id", "step", "outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    campaign_id: Mapped[uuid.UUID] = mapped_column()
+    enrollment_id: Mapped[uuid.UUID] = mapped_column()
+    step: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(32))
+    """entered, scheduled, skipped, waiting, branched, passed, waiting_reply, replied,
+    timed_out, exited, completed."""
+    detail: Mapped[str | None] = mapped_column(Text)
+    send_id: Mapped[uuid.UUID | None] = mapped_column()
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 outbox = outbox_table(Base.metadata)

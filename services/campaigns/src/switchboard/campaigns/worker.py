@@ -1,5 +1,6 @@
-"""The campaigns worker: keeps the contacts replica current, plans the sends business events
-cause, sends them when due, follows their delivery, and relays the outbox."""
+"""The campaigns worker: keeps the contacts replica current, turns business events into
+enrollments and planned sends, moves journeys along, sends what is due, follows delivery, replies
+and opt-outs, and relays the outbox."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from aiokafka import AIOKafkaProducer
 
 from switchboard.campaigns.config import CampaignsSettings
 from switchboard.campaigns.contacts.service import contact_replica
+from switchboard.campaigns.journeys.reactions import on_opt_out, on_reply
+from switchboard.campaigns.journeys.runner import JourneyRunner
 from switchboard.campaigns.models import inbox, outbox
 from switchboard.campaigns.schedule.clock import Clock, SystemClock
 from switchboard.campaigns.schedule.delivery import record_status
@@ -18,8 +21,10 @@ from switchboard.common.kafka import Delivery, EventConsumer
 from switchboard.common.runtime import Loops, Worker, run_worker
 from switchboard.contracts import (
     BusinessEventReceived,
+    ConsentOptedOut,
     ContactDeleted,
     ContactUpserted,
+    MessageReceived,
     MessageStatusChanged,
     Topic,
 )
@@ -64,17 +69,31 @@ def contacts_consumer(
 def events_consumer(
     db: Database, producer: AIOKafkaProducer, bootstrap_servers: str, clock: Clock
 ) -> EventConsumer:
-    """The `campaigns-events` group: business events to planned sends, and the gateway's
-    statuses to the sends they are about."""
+    """The `campaigns-events` group: business events to enrollments and planned sends, the
+    gateway's statuses to the sends they are about, contacts' replies and opt-outs to their
+    journeys."""
     planner = RulePlanner(clock)
 
     async def on_business_event(event: BusinessEventReceived, delivery: Delivery) -> None:
         async with delivery.transaction() as session:
             await planner.plan(session, event)
 
+    async def on_message(event: MessageReceived, delivery: Delivery) -> None:
+        message = event.data
+        if message.keyword is not None:  # STOP, HELP, START: the gateway's, and consent's
+            return
+        async with delivery.transaction() as session:
+            await on_reply(
+                session, event.tenant_id, message.from_address, message.body, clock.now()
+            )
+
+    async def on_opted_out(event: ConsentOptedOut, delivery: Delivery) -> None:
+        async with delivery.transaction() as session:
+            await on_opt_out(session, event.tenant_id, event.data.address, clock.now())
+
     consumer = EventConsumer(
         name=f"{CONSUMER_GROUP}-events",
-        topics=(Topic.EVENTS, Topic.MESSAGES_STATUS),
+        topics=(Topic.EVENTS, Topic.MESSAGES_STATUS, Topic.MESSAGES_INBOUND, Topic.CONSENT),
         bootstrap_servers=bootstrap_servers,
         db=db,
         inbox=Inbox(inbox),
@@ -82,6 +101,8 @@ def events_consumer(
     )
     consumer.on(BusinessEventReceived, on_business_event)
     consumer.on(MessageStatusChanged, on_status_changed)
+    consumer.on(MessageReceived, on_message)
+    consumer.on(ConsentOptedOut, on_opted_out)
     return consumer
 
 
@@ -93,6 +114,7 @@ async def run() -> None:
             "contacts-consumer": contacts_consumer(worker.db, worker.producer, bootstrap).run(),
             "events-consumer": events_consumer(worker.db, worker.producer, bootstrap, clock).run(),
             "scheduler": Scheduler(worker.db, clock).run(),
+            "journeys": JourneyRunner(worker.db, clock).run(),
         }
 
     await run_worker("campaigns", CampaignsSettings(), loops, outbox=outbox)

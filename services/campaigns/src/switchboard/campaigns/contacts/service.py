@@ -10,6 +10,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.campaigns.models import Contact
+from switchboard.campaigns.policy.service import region_of
+from switchboard.campaigns.timing import number_zone
 from switchboard.contracts import ContactData
 
 
@@ -17,11 +19,14 @@ class ContactReplica:
     async def upsert(
         self, session: AsyncSession, tenant_id: UUID, contact: ContactData, *, changed_at: datetime
     ) -> None:
-        """Take the contact as published, unless the replica already holds a newer version."""
+        """Take the contact as published, unless the replica already holds a newer version; the
+        number's zone and region are worked out here, once per change, not for every send."""
         values = {
             "tenant_id": tenant_id,
             "contact_id": contact.contact_id,
             "address": contact.address,
+            "number_zone": number_zone(contact.address),
+            "region": region_of(contact.address),
             "display_name": contact.display_name,
             "time_zone": contact.time_zone,
             "attributes": contact.attributes,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from types import MappingProxyType
 from uuid import UUID
 
@@ -37,19 +38,33 @@ class Policy:
     frequency_cap: FrequencyCap | None = None
     updated_at: datetime | None = None
     """None: the tenant never set a policy, and these are the defaults."""
+    _windows: dict[str | None, SendWindow] = field(init=False, repr=False, compare=False)
+    """The windows worked out so far, by region (None: outside any region's)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_windows", {None: narrowed(self.send_window)})
 
     def window_for(self, address: str) -> SendWindow:
         """The window a send to `address` must fall in: the platform's and the tenant's, and its
         region's when the number is of a region that has one. Checked when the policy was saved,
         so it always opens on some day (unless the platform's window changed since)."""
-        region = region_of(address)
+        if not self.region_windows:  # no need to read the number
+            return self._windows[None]
+        return self.window_in(region_of(address))
+
+    def window_in(self, region: str | None) -> SendWindow:
+        """`window_for` a number of `region` (None: a number of no known region)."""
         regional = self.region_windows.get(region) if region is not None else None
-        return self.effective_send_window if regional is None else self._narrowed(regional)
+        if regional is None:
+            return self._windows[None]
+        if region not in self._windows:
+            self._windows[region] = self._narrowed(regional)
+        return self._windows[region]
 
     @property
     def effective_send_window(self) -> SendWindow:
         """The platform's window narrowed by the tenant's: what applies outside any region."""
-        return narrowed(self.send_window)
+        return self._windows[None]
 
     def effective_region_windows(self) -> dict[str, SendWindow]:
         """What applies to each region's contacts: the platform's, tenant's and region's."""
@@ -59,6 +74,7 @@ class Policy:
         return narrowed(self.send_window, regional)
 
 
+@lru_cache(maxsize=65536)
 def region_of(address: str) -> str | None:
     """The ISO 3166 region of a phone number (`+4915112345678` is DE, a `whatsapp:` prefix
     aside); None when the number is unparsable or of no one region."""

@@ -24,6 +24,8 @@ async def list_scheduled_sends(
     to_address: Annotated[str | None, Query(pattern=E164.pattern)] = None,
     rule_id: UUID | None = None,
     event_id: UUID | None = None,
+    campaign_id: UUID | None = None,
+    enrollment_id: UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[UUID | None, Query(description="Only sends older than this id.")] = None,
 ) -> list[ScheduledSendRead]:
@@ -37,6 +39,8 @@ async def list_scheduled_sends(
         to_address=to_address,
         rule_id=rule_id,
         event_id=event_id,
+        campaign_id=campaign_id,
+        enrollment_id=enrollment_id,
         limit=limit,
         before=before,
     )

@@ -1,4 +1,5 @@
-"""Rules at work: a business event arrives, and every enabled rule it satisfies schedules a send.
+"""A business event arrives: it enrolls its contact in the campaigns it triggers (see
+`journeys/reactions.py`), and every enabled rule it satisfies schedules a send.
 
 For each enabled rule on the event's type, in the transaction that takes the event:
 
@@ -27,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.campaigns import metrics
+from switchboard.campaigns.journeys.reactions import enroll_on_event
 from switchboard.campaigns.models import Contact, Rule, ScheduledSend
 from switchboard.campaigns.policy.service import policy_service
 from switchboard.campaigns.rules.compiled import available_fields
@@ -39,7 +41,7 @@ from switchboard.campaigns.rules.templates import (
     render,
 )
 from switchboard.campaigns.schedule.clock import Clock
-from switchboard.campaigns.timing import next_allowed, resolve_zone
+from switchboard.campaigns.timing import contact_zone, next_allowed, resolve_zone
 from switchboard.contracts import BusinessEventData, BusinessEventReceived
 
 log = structlog.get_logger(__name__)
@@ -60,24 +62,30 @@ class RulePlanner:
         self._templates: dict[UUID, _Compiled] = {}
 
     async def plan(self, session: AsyncSession, event: BusinessEventReceived) -> int:
-        """Schedule the sends `event` causes, in `session`'s transaction; how many are new."""
+        """Enroll and schedule what `event` causes, in `session`'s transaction; how many rule
+        sends are new."""
         data, tenant_id = event.data, event.tenant_id
-        rules = await rule_service.matching(session, tenant_id, data.type)
-        if not rules:
-            return 0
         contact = await _contact(session, tenant_id, data)
         to_address = data.contact_address or (contact.address if contact else None)
         if to_address is None:
-            log.info("rules.no_contact", tenant_id=str(tenant_id), type=data.type)
-            metrics.RULE_SENDS.labels("no_contact").inc(len(rules))
+            log.info("events.no_contact", tenant_id=str(tenant_id), type=data.type)
+            metrics.RULE_SENDS.labels("no_contact").inc()
             return 0
-        policy = await policy_service.get(session, tenant_id)
-        zone = resolve_zone(
-            contact.time_zone if contact else None, to_address, policy.default_time_zone
-        )
-        window = policy.window_for(to_address)
         facts = _facts(data, contact, to_address)
         now = self.clock.now()
+        contact_id = contact.contact_id if contact else None
+        event_id = data.business_event_id
+        await enroll_on_event(session, tenant_id, event_id, facts, to_address, contact_id, now)
+        rules = await rule_service.matching(session, tenant_id, data.type)
+        if not rules:
+            return 0
+        policy = await policy_service.get(session, tenant_id)
+        if contact is None:
+            zone = resolve_zone(None, to_address, policy.default_time_zone)
+            window = policy.window_for(to_address)
+        else:
+            zone = contact_zone(contact.time_zone, contact.number_zone, policy.default_time_zone)
+            window = policy.window_in(contact.region)
         rows = []
         for rule in rules:
             lacking = [name for name in rule.event_attributes if data.attributes.get(name) is None]

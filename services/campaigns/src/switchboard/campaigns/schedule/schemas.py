@@ -8,7 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-SendStatus = Literal["scheduled", "sent", "skipped", "cancelled"]
+SendStatus = Literal["scheduled", "paused", "sent", "skipped", "cancelled"]
+"""`paused`: its campaign is paused; it goes (in its window) when the campaign resumes."""
 
 
 class ScheduledSendRead(BaseModel):
@@ -26,6 +27,9 @@ class ScheduledSendRead(BaseModel):
     rule_id: UUID | None
     rule_version: int | None
     event_id: UUID | None = Field(description="The business event that caused it.")
+    campaign_id: UUID | None
+    enrollment_id: UUID | None
+    step: int | None = Field(description="The campaign step (from 0) that planned it.")
     sent_at: datetime | None = Field(description="When it was handed to the gateway.")
     delivery_status: str | None
     created_at: datetime

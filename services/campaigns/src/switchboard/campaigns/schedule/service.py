@@ -23,6 +23,8 @@ class ScheduleService:
         to_address: str | None = None,
         rule_id: UUID | None = None,
         event_id: UUID | None = None,
+        campaign_id: UUID | None = None,
+        enrollment_id: UUID | None = None,
         limit: int = 50,
         before: UUID | None = None,
     ) -> list[ScheduledSend]:
@@ -34,6 +36,8 @@ class ScheduleService:
             ScheduledSend.to_address: to_address,
             ScheduledSend.rule_id: rule_id,
             ScheduledSend.event_id: event_id,
+            ScheduledSend.campaign_id: campaign_id,
+            ScheduledSend.enrollment_id: enrollment_id,
         }
         for column, value in filters.items():
             if value is not None:
@@ -59,7 +63,7 @@ class ScheduleService:
             .where(
                 ScheduledSend.id == send_id,
                 ScheduledSend.tenant_id == tenant_id,
-                ScheduledSend.status == "scheduled",
+                ScheduledSend.status.in_(("scheduled", "paused")),
             )
             .values(status="cancelled", reason=reason or "cancelled by an operator")
             .returning(ScheduledSend)

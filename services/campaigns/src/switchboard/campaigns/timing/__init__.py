@@ -20,6 +20,8 @@ from switchboard.campaigns.timing.quiet_hours import (
 from switchboard.campaigns.timing.zones import (
     ResolvedZone,
     ZoneSource,
+    contact_zone,
+    number_zone,
     resolve_zone,
     validate_zone,
 )
@@ -33,9 +35,11 @@ __all__ = [
     "SendWindow",
     "Weekday",
     "ZoneSource",
+    "contact_zone",
     "is_allowed",
     "next_allowed",
     "next_local_time",
+    "number_zone",
     "resolve_zone",
     "validate_zone",
 ]

@@ -41,6 +41,24 @@ def resolve_zone(profile_zone: str | None, address: str, tenant_default: str) ->
     return ResolvedZone(ZoneInfo(validate_zone(tenant_default)), "tenant")
 
 
+def contact_zone(
+    profile_zone: str | None, number_zone: str | None, tenant_default: str
+) -> ResolvedZone:
+    """`resolve_zone` for a contact whose number's zone was already worked out (`number_zone`,
+    None when the number has no one zone)."""
+    if profile_zone is not None and profile_zone in _known_zones():
+        return ResolvedZone(ZoneInfo(profile_zone), "profile")
+    if number_zone is not None and number_zone in _known_zones():
+        return ResolvedZone(ZoneInfo(number_zone), "number")
+    return ResolvedZone(ZoneInfo(validate_zone(tenant_default)), "tenant")
+
+
+def number_zone(address: str) -> str | None:
+    """The name of the zone of a phone number's area or country, when that is one zone."""
+    zone = _number_zone(address)
+    return zone.key if zone is not None else None
+
+
 def _number_zone(address: str) -> ZoneInfo | None:
     """The zone of a phone number's area or country, when that is one zone.
 

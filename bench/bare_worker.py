@@ -24,8 +24,8 @@ from switchboard.contracts import (
     contact_key,
 )
 from switchboard.conversation.config import ConversationSettings
-from switchboard.conversation.llm import ChatMessage, CompletionRequest, create_chain
 from switchboard.conversation.models import inbox, outbox
+from switchboard.llm import ChatMessage, CompletionRequest, create_chain
 
 
 async def run() -> None:

@@ -38,10 +38,10 @@ from switchboard.contracts import (
 )
 from switchboard.conversation.app import create_app
 from switchboard.conversation.config import ConversationSettings
-from switchboard.conversation.llm import ModelPrice, ProviderConfig
 from switchboard.conversation.worker import worker_loops
 from switchboard.devstack.fake_llm import FakeAnthropic, FakeOpenAI
 from switchboard.devstack.testkit import EventLog, follow_topics, in_process, serving
+from switchboard.llm import ModelPrice, ProviderConfig
 
 HERE = Path(__file__).parent
 DEADLINE = 15.0

@@ -10,8 +10,8 @@ from switchboard.common.kafka import Delivery
 from switchboard.contracts import Topic
 from switchboard.conversation.assistant.decision import Decision
 from switchboard.conversation.assistant.recording import Entry, Recorder
-from switchboard.conversation.llm import PriceTable
 from switchboard.conversation.models import Contact, Conversation, inbox
+from switchboard.llm import PriceTable
 
 from ..conftest import message_received, random_number
 

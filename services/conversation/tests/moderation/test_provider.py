@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 import pytest
 from structlog.testing import capture_logs
 
-from switchboard.conversation.llm.errors import ProviderError
 from switchboard.conversation.moderation import (
     LOCAL,
     Category,
@@ -17,6 +16,7 @@ from switchboard.conversation.moderation import (
 )
 from switchboard.conversation.moderation.openai import DEFAULT_MODEL
 from switchboard.devstack.fake_llm import FakeOpenAI
+from switchboard.llm.errors import ProviderError
 
 TRIGGERS = {
     "despair": "self-harm/intent",

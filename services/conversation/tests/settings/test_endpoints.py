@@ -10,9 +10,9 @@ import structlog
 
 from switchboard.conversation.app import create_app
 from switchboard.conversation.config import ConversationSettings
-from switchboard.conversation.llm import ProviderConfig
 from switchboard.conversation.settings import service as settings_module
 from switchboard.devstack.testkit import in_process
+from switchboard.llm import ProviderConfig
 
 SETTINGS = "/v1/assistant/settings"
 PLATFORM = "/v1/platform/assistant"

@@ -9,7 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from switchboard.common.settings import ServiceSettings
 from switchboard.contracts import LlmPurpose
-from switchboard.conversation.llm import ModelPrice, ProviderConfig, ProviderName
+from switchboard.llm import ModelPrice, ProviderConfig, ProviderName
 
 
 def _default_prices() -> dict[str, ModelPrice]:

@@ -18,10 +18,10 @@ from switchboard.conversation.assistant.service import Assistant
 from switchboard.conversation.config import ConversationSettings
 from switchboard.conversation.conversations.delivery import DeliveryStatuses
 from switchboard.conversation.entitlements import entitlement_service
-from switchboard.conversation.llm import PriceTable, create_provider, create_providers
-from switchboard.conversation.llm.routing import ModelRouter
 from switchboard.conversation.models import inbox, outbox
 from switchboard.conversation.moderation.routing import create_moderation_router
+from switchboard.llm import PriceTable, create_provider, create_providers
+from switchboard.llm.routing import ModelRouter
 
 CONSUMER_GROUP = "conversation"
 

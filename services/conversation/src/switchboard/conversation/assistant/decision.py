@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from switchboard.contracts import LlmPurpose, MessageReceivedData
 from switchboard.conversation.assistant.commands import ConfigField
-from switchboard.conversation.llm import Completion
+from switchboard.llm import Completion
 
 Outcome = Literal[
     "answered",

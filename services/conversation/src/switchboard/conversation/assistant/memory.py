@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from switchboard.conversation.llm import ChatMessage, CompletionRequest
-from switchboard.conversation.llm.offline import estimate_tokens
+from switchboard.llm import ChatMessage, CompletionRequest
+from switchboard.llm.offline import estimate_tokens
 
 SUMMARY_INSTRUCTIONS = (
     "You keep the memory of a text conversation between a business's assistant and a customer. "

@@ -51,9 +51,9 @@ from switchboard.contracts import (
 from switchboard.conversation.assistant.decision import Call, Decision, Outcome, reply_key
 from switchboard.conversation.contacts.service import contact_data
 from switchboard.conversation.conversations.service import handoff_event
-from switchboard.conversation.llm import Completion, PriceTable
 from switchboard.conversation.models import Contact, Turn, outbox
 from switchboard.conversation.settings.service import AI_SWITCH
+from switchboard.llm import Completion, PriceTable
 
 _TURNS = cast(Table, Turn.__table__)
 

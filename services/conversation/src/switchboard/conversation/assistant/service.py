@@ -26,13 +26,13 @@ from switchboard.conversation.assistant.decision import Call, Decision
 from switchboard.conversation.assistant.memory import Remembered
 from switchboard.conversation.assistant.recording import Entry, Recorder
 from switchboard.conversation.assistant.state import TenantViews, Threads
-from switchboard.conversation.llm import AllProvidersFailed, CompletionRequest, PriceTable
-from switchboard.conversation.llm.routing import ModelRouter
 from switchboard.conversation.models import AssistantSettings, Contact, Conversation
 from switchboard.conversation.moderation import Verdict
 from switchboard.conversation.moderation.routing import ModerationRouter
 from switchboard.conversation.personas.service import ResolvedPersona
 from switchboard.conversation.shaping import fit_reply
+from switchboard.llm import AllProvidersFailed, CompletionRequest, PriceTable
+from switchboard.llm.routing import ModelRouter
 
 log = structlog.get_logger(__name__)
 

@@ -17,9 +17,9 @@ from typing import Protocol
 
 import structlog
 
-from switchboard.conversation.llm.errors import ProviderError
 from switchboard.conversation.moderation.rules import check_local
 from switchboard.conversation.moderation.verdict import Direction, Finding, Verdict
+from switchboard.llm.errors import ProviderError
 
 log = structlog.get_logger(__name__)
 

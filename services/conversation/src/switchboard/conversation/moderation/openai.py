@@ -10,8 +10,8 @@ from __future__ import annotations
 import openai
 from openai.types import Moderation
 
-from switchboard.conversation.llm.errors import ProviderError, sdk_error
 from switchboard.conversation.moderation.verdict import Category, Finding
+from switchboard.llm.errors import ProviderError, sdk_error
 
 DEFAULT_MODEL = "omni-moderation-latest"
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from switchboard.conversation.llm import ProviderConfig
 from switchboard.conversation.moderation.moderator import Moderator
 from switchboard.conversation.moderation.openai import OpenAIModeration
+from switchboard.llm import ProviderConfig
 
 
 class ModerationRouter:

@@ -8,8 +8,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from switchboard.contracts import LlmPurpose
-from switchboard.conversation.llm import ProviderKind
 from switchboard.conversation.personas.schemas import SLUG_PATTERN, Storable
+from switchboard.llm import ProviderKind
 
 Phrase = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Storable

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from switchboard.conversation.llm.provider import Completion, CompletionRequest
+from switchboard.llm.provider import Completion, CompletionRequest
 
 LABEL = "[offline assistant]"
 QUOTE_LIMIT = 120

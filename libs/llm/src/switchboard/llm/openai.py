@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import openai
 
-from switchboard.conversation.llm.errors import sdk_error
-from switchboard.conversation.llm.provider import Completion, CompletionRequest, Named
+from switchboard.llm.errors import sdk_error
+from switchboard.llm.provider import Completion, CompletionRequest, Named
 
 
 class OpenAIProvider(Named):

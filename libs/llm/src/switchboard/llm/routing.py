@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from switchboard.contracts import LlmPurpose
-from switchboard.conversation.llm.fallback import Circuit, FallbackChain
-from switchboard.conversation.llm.provider import LLMProvider
+from switchboard.llm.fallback import Circuit, FallbackChain
+from switchboard.llm.provider import LLMProvider
 
 
 class ModelRouter:

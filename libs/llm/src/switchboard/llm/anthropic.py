@@ -7,8 +7,8 @@ from typing import cast
 import anthropic
 from anthropic.types import MessageParam
 
-from switchboard.conversation.llm.errors import sdk_error
-from switchboard.conversation.llm.provider import Completion, CompletionRequest, Named
+from switchboard.llm.errors import sdk_error
+from switchboard.llm.provider import Completion, CompletionRequest, Named
 
 
 class AnthropicProvider(Named):

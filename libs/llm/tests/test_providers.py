@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.conversation.config import ConversationSettings
-from switchboard.conversation.llm import (
+from switchboard.devstack.fake_llm import FakeAnthropic, FakeOpenAI
+from switchboard.llm import (
     ChatMessage,
     CompletionRequest,
     ProviderConfig,
     create_chain,
 )
-from switchboard.conversation.llm.anthropic import AnthropicProvider
-from switchboard.conversation.llm.errors import AllProvidersFailed
-from switchboard.conversation.llm.fallback import FallbackChain
-from switchboard.conversation.llm.openai import OpenAIProvider
-from switchboard.devstack.fake_llm import FakeAnthropic, FakeOpenAI
+from switchboard.llm.anthropic import AnthropicProvider
+from switchboard.llm.errors import AllProvidersFailed
+from switchboard.llm.fallback import FallbackChain
+from switchboard.llm.openai import OpenAIProvider
 
 REQUEST = CompletionRequest(
     instructions="You are the shop's assistant.",
@@ -170,25 +169,6 @@ class TestFallback:
 
 
 class TestConfiguration:
-    async def test_a_configured_chain_falls_back_in_its_order(
-        self, anthropic_fake, openai_fake
-    ) -> None:
-        anthropic, a_url = anthropic_fake
-        _, o_url = openai_fake
-        anthropic.fail_with = [(401, "authentication_error")]
-        settings = ConversationSettings.model_validate(
-            {
-                "llm_chain": [
-                    {"provider": "anthropic", "model": "claude-test", "api_key": "sk-ant-test",
-                     "base_url": a_url},
-                    {"provider": "openai_compatible", "model": "llama3", "base_url": o_url + "/v1",
-                     "api_key": "sk-test", "name": "ollama"},
-                ]
-            }
-        )  # fmt: skip
-        completion = await create_chain(settings.llm_chain).complete(REQUEST)
-        assert (completion.provider, completion.model) == ("ollama", "llama3")
-
     def test_a_provider_without_its_key_is_refused_at_start(self) -> None:
         with pytest.raises(ValueError, match="api_key"):
             create_chain([ProviderConfig(provider="anthropic", model="claude-test")])

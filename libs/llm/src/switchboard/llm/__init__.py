@@ -6,13 +6,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
-from switchboard.conversation.llm.anthropic import AnthropicProvider
-from switchboard.conversation.llm.errors import AllProvidersFailed, ProviderError
-from switchboard.conversation.llm.fallback import FallbackChain
-from switchboard.conversation.llm.offline import OfflineProvider
-from switchboard.conversation.llm.openai import OpenAIProvider
-from switchboard.conversation.llm.pricing import ModelPrice, PriceTable, UnpricedModelError
-from switchboard.conversation.llm.provider import (
+from switchboard.llm.anthropic import AnthropicProvider
+from switchboard.llm.errors import AllProvidersFailed, ProviderError
+from switchboard.llm.fallback import FallbackChain
+from switchboard.llm.offline import OfflineProvider
+from switchboard.llm.openai import OpenAIProvider
+from switchboard.llm.pricing import ModelPrice, PriceTable, UnpricedModelError
+from switchboard.llm.provider import (
     ChatMessage,
     Completion,
     CompletionRequest,
@@ -25,7 +25,8 @@ ProviderKind = Literal["offline", "anthropic", "openai", "openai_compatible"]
 
 
 class ProviderConfig(BaseModel):
-    """One link of the fallback chain (`SWITCHBOARD_CONVERSATION_LLM_CHAIN`, JSON)."""
+    """One link of a fallback chain, as a service configures it (conversation: JSON in
+    `SWITCHBOARD_CONVERSATION_LLM_CHAIN`)."""
 
     provider: ProviderKind
     model: str = Field(default="offline", min_length=1)

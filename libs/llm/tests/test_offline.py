@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from pydantic import ValidationError
 
-from switchboard.conversation.llm import (
+from switchboard.llm import (
     ChatMessage,
     CompletionRequest,
     OfflineProvider,

@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 
 import structlog
 
-from switchboard.conversation.llm.errors import AllProvidersFailed, ProviderError
-from switchboard.conversation.llm.provider import Completion, CompletionRequest, LLMProvider
+from switchboard.llm.errors import AllProvidersFailed, ProviderError
+from switchboard.llm.provider import Completion, CompletionRequest, LLMProvider
 
 log = structlog.get_logger(__name__)
 

@@ -7,9 +7,9 @@ import anthropic
 import openai
 import pytest
 
-from switchboard.conversation.llm import ChatMessage, CompletionRequest, ProviderError
-from switchboard.conversation.llm.anthropic import AnthropicProvider
 from switchboard.devstack.fake_llm import FakeAnthropic, FakeOpenAI
+from switchboard.llm import ChatMessage, CompletionRequest, ProviderError
+from switchboard.llm.anthropic import AnthropicProvider
 
 REQUEST = CompletionRequest(instructions="Be brief.", messages=(ChatMessage("user", "Hi"),))
 

@@ -99,6 +99,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="maintenance URL of a PostgreSQL server to use instead of the embedded one",
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="campaigns worker processes (replicas)"
+    )
     parser.add_argument("--keep-database", action="store_true")
     parser.add_argument("--py-spy", metavar="PATH", help="profile the worker with this py-spy")
     return parser.parse_args(argv)
@@ -247,20 +250,20 @@ async def probe(database_url: str, count: int, interval: float, zone: str) -> di
 
 
 async def measure(
-    args: argparse.Namespace, broker: Broker, database_url: str, worker: Server
+    args: argparse.Namespace, broker: Broker, database_url: str, workers: list[Server]
 ) -> dict[str, Any]:
     tenant_id, zone = uuid4(), daytime_zone()
     campaign = await seed(database_url, tenant_id, args.contacts, zone)
     outbound = Outbound(broker.bootstrap_servers, str(tenant_id))
     await outbound.start()
     reading = asyncio.create_task(outbound.run())
-    groups = {"worker": worker.pid}
+    groups = {f"worker{n}": worker.pid for n, worker in enumerate(workers, start=1)}
     if broker.process is not None:
         groups["broker"] = broker.process.pid
     postmaster = await postmaster_pid(database_url)
     if postmaster is not None:
         groups["postgres"] = postmaster
-    profiler = _profile(args, worker)
+    profiler = _profile(args, workers[0])
     before = CpuSample.take(groups, load_generator="self")
     started_wall, started = time.time(), time.monotonic()
     sampling = asyncio.create_task(stages(database_url, outbound, 1.0))
@@ -358,22 +361,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         database = BenchDatabase(server_url, keep=args.keep_database)
         database.create()
         broker = Broker(log_path=log_dir / "tansu.log").start()
-        worker: Server | None = None
+        workers: list[Server] = []
         try:
             asyncio.run(ensure_topics(broker.bootstrap_servers))
             migrate("switchboard.campaigns:migrations", database.url)
             facts = postgres_facts(database.url)
-            port = free_port()
             env = base_env(database.url, broker.bootstrap_servers)
-            env.update({"PYTHONUNBUFFERED": "1", "SWITCHBOARD_CAMPAIGNS_WORKER_PORT": str(port)})
-            worker = Server(
-                "campaigns-worker",
-                [sys.executable, "-m", "switchboard.campaigns", "worker"],
-                env,
-                f"http://127.0.0.1:{port}",
-                log_path=log_dir / "campaigns-worker.log",
-            ).start(timeout=120)
-            measured = uvloop.run(measure(args, broker, database.url, worker))
+            for n in range(1, args.workers + 1):
+                port = free_port()
+                worker_env = env | {
+                    "PYTHONUNBUFFERED": "1",
+                    "SWITCHBOARD_CAMPAIGNS_WORKER_PORT": str(port),
+                }
+                worker = Server(
+                    f"campaigns-worker-{n}",
+                    [sys.executable, "-m", "switchboard.campaigns", "worker"],
+                    worker_env,
+                    f"http://127.0.0.1:{port}",
+                    log_path=log_dir / f"campaigns-worker-{n}.log",
+                )
+                workers.append(worker.start(timeout=120))
+            measured = uvloop.run(measure(args, broker, database.url, workers))
             return {
                 "benchmark": "campaigns",
                 "settings": {k: v for k, v in vars(args).items() if k != "database_url"},
@@ -383,7 +391,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 **measured,
             }
         finally:
-            if worker is not None:
+            for worker in workers:
                 worker.stop()
             broker.stop()
             database.drop()

@@ -34,12 +34,14 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import benchkit
+import httpx
 import uvloop
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from benchkit import (
     RESULTS_DIR,
     BenchDatabase,
     CpuSample,
+    Histograms,
     Server,
     base_env,
     machine_facts,
@@ -274,6 +276,7 @@ async def measure(
     due = await probing
     await until(lambda: len(outbound.probes_seen) >= len(due), deadline)
     cpu = CpuSample.take(groups, load_generator="self").since(before)
+    passes = await _passes(workers)
     sampling.cancel()
     progress = await sampling
     if profiler is not None:
@@ -299,6 +302,7 @@ async def measure(
             "max": round(max(lateness), 1) if lateness else None,
         },
         "cpu_cores_during_run": cpu,
+        "passes": passes,
         "progress": {
             "columns": ["s", "not_advanced", "scheduled", "sent", "outbox", "on_topic"],
             "samples": progress,
@@ -343,6 +347,17 @@ async def stages(database_url: str, outbound: Outbound, every: float) -> list[li
         return samples
     finally:
         await conn.close()
+
+
+async def _passes(workers: list[Server]) -> dict[str, dict[str, float | None]]:
+    """The journey runner's and the scheduler's passes, timed inside the workers."""
+    found: dict[str, dict[str, float | None]] = {}
+    async with httpx.AsyncClient() as client:
+        for worker in workers:
+            text = (await client.get(f"{worker.url}/metrics")).text
+            histograms = Histograms.scrape(text, ["switchboard_campaigns_pass_duration_seconds"])
+            found |= {f"{worker.name} {k}": v for k, v in histograms.quantiles(0.5, 0.99).items()}
+    return found
 
 
 async def until(done: Callable[[], bool], deadline: float) -> None:
@@ -423,6 +438,8 @@ def report(result: dict[str, Any]) -> None:
     )
     cpu = result["cpu_cores_during_run"]
     print("  cores: " + ", ".join(f"{k} {v}" for k, v in cpu.items()))
+    for series, row in result["passes"].items():
+        print(f"  {series}: p50/p99 {row['p50']}/{row['p99']} s ({row['count']:g} passes)")
     print("  progress (" + ", ".join(result["progress"]["columns"]) + "):")
     for sample in result["progress"]["samples"]:
         print("    " + " ".join(f"{v:>8g}" for v in sample))

@@ -27,7 +27,7 @@ from switchboard.campaigns.worker import events_consumer
 from switchboard.common.db import Database
 from switchboard.common.outbox import OutboxRelay
 from switchboard.common.settings import PlatformSettings
-from switchboard.contracts import MessageRequestedData, Topic, parse_event
+from switchboard.contracts import AnyEvent, MessageRequestedData, Topic, parse_event
 
 
 class SetClock:
@@ -47,10 +47,12 @@ class SetClock:
 
 
 class Outbound:
-    """Every `message.requested` on `messages.outbound`, by tenant, as the gateway reads them."""
+    """Every `message.requested` on `messages.outbound`, by tenant, as the gateway reads them,
+    and every event on `campaigns`."""
 
     def __init__(self) -> None:
         self.by_tenant: dict[UUID, list[MessageRequestedData]] = defaultdict(list)
+        self.campaign_events: dict[UUID, list[tuple[bytes | None, AnyEvent]]] = defaultdict(list)
 
     def to(self, tenant_id: UUID) -> list[MessageRequestedData]:
         return self.by_tenant[tenant_id]
@@ -89,6 +91,7 @@ async def outbound(platform_env: dict[str, str]) -> AsyncIterator[Outbound]:
     """Reads `messages.outbound` from its end for the whole session."""
     consumer = AIOKafkaConsumer(
         Topic.MESSAGES_OUTBOUND.value,
+        Topic.CAMPAIGNS.value,
         bootstrap_servers=PlatformSettings().kafka_bootstrap_servers,
         group_id=f"campaigns-test-outbound-{secrets.token_hex(4)}",
         auto_offset_reset="latest",
@@ -103,6 +106,8 @@ async def outbound(platform_env: dict[str, str]) -> AsyncIterator[Outbound]:
             event = parse_event(record.value)
             if event.type == "message.requested":
                 seen.by_tenant[event.tenant_id].append(event.data)
+            elif record.topic == Topic.CAMPAIGNS.value:
+                seen.campaign_events[event.tenant_id].append((record.key, event))
 
     task = asyncio.create_task(read())
     yield seen

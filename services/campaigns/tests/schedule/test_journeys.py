@@ -4,6 +4,7 @@ metrics match what was sent. The runner's and the scheduler's passes run on a se
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -429,6 +430,126 @@ class TestEnrolment:
         # And a later sweep does not enroll them again for the same date
         clock.advance(timedelta(hours=2))
         assert await JourneyRunner(schedule_db, clock).sweep_dates() == 0
+
+
+class TestRunners:
+    async def test_runners_of_several_replicas_share_the_work_and_double_none_of_it(
+        self,
+        campaigns: httpx.AsyncClient,
+        customer: Tenant,
+        clock: SetClock,
+        schedule_db: Database,
+        outbound: Outbound,
+    ) -> None:
+        # Given 60 contacts enrolled in a one-message campaign
+        clock.set(datetime(2026, 7, 11, 12, 0, tzinfo=UTC))
+        campaign = await new_campaign(campaigns, customer, [{"type": "send", "template": "Hi"}])
+        addresses = [await add_contact(schedule_db, customer, clock) for _ in range(60)]
+        await enroll(campaigns, customer, campaign, *addresses)
+        # When three runners (three replicas) take passes of 10 at the same time
+        runners = [JourneyRunner(schedule_db, clock, batch=10) for _ in range(3)]
+
+        async def drain(runner: JourneyRunner) -> int:
+            moved = 0
+            while done := await runner.advance_due():
+                moved += done
+            return moved
+
+        moved = await asyncio.gather(*(drain(runner) for runner in runners))
+        # Then together they moved every enrollment once, and each contact got one message
+        assert sum(moved) == 60
+        messages = await eventually(
+            lambda: _at_least(outbound.to(customer.id), 60), message="60 messages never came"
+        )
+        await asyncio.sleep(0.3)
+        assert sorted(m.to_address for m in outbound.to(customer.id)) == sorted(addresses)
+        assert len(messages) == 60
+
+
+async def _at_least(items: list[Any], count: int) -> list[Any] | None:
+    return items if len(items) >= count else None
+
+
+class TestFrequencyCap:
+    async def test_a_journeys_messages_count_against_the_contacts_cap(
+        self,
+        campaigns: httpx.AsyncClient,
+        customer: Tenant,
+        clock: SetClock,
+        schedule_db: Database,
+        runner: JourneyRunner,
+        scheduler: Scheduler,
+        outbound: Outbound,
+    ) -> None:
+        # Given at most one message a day per contact, and a journey of two an hour apart
+        cap = {"max_messages": 1, "period_hours": 24}
+        response = await campaigns.put(
+            "/v1/sending-policy", json={"frequency_cap": cap}, headers=customer.headers
+        )
+        assert response.status_code == 200, response.text
+        clock.set(datetime(2026, 7, 10, 12, 0, tzinfo=UTC))
+        steps = [
+            {"type": "send", "template": "First"},
+            {"type": "wait", "seconds": 3600},
+            {"type": "send", "template": "Second"},
+        ]
+        campaign = await new_campaign(campaigns, customer, steps)
+        address = await add_contact(schedule_db, customer, clock)
+        # When the contact goes through it
+        await enroll(campaigns, customer, campaign, address)
+        await run_until_settled(runner, scheduler)
+        clock.advance(timedelta(hours=1))
+        await run_until_settled(runner, scheduler)
+        # Then the second message is skipped, saying why
+        assert await texted(outbound, customer, address, 1) == ["First"]
+        second = [
+            s
+            for s in await sends(campaigns, customer.headers, to_address=address)
+            if s["step"] == 2
+        ]
+        assert second[0]["status"] == "skipped"
+        assert "frequency cap" in second[0]["reason"]
+
+
+class TestAnnouncements:
+    async def test_a_campaign_that_announces_enrollments_publishes_each_entry_and_exit(
+        self,
+        campaigns: httpx.AsyncClient,
+        customer: Tenant,
+        clock: SetClock,
+        schedule_db: Database,
+        runner: JourneyRunner,
+        outbound: Outbound,
+    ) -> None:
+        # Given two one-step campaigns, only one of which announces its enrollments
+        clock.set(datetime(2026, 7, 9, 12, 0, tzinfo=UTC))
+        steps = [{"type": "send", "template": "Hello"}]
+        loud = await new_campaign(campaigns, customer, steps, announce_enrollments=True)
+        quiet = await new_campaign(campaigns, customer, steps)
+        address = await add_contact(schedule_db, customer, clock)
+        # When a contact goes through both
+        await enroll(campaigns, customer, loud, address)
+        await enroll(campaigns, customer, quiet, address)
+        await runner.advance_due()
+        # Then the announcing one published their entering and their leaving, keyed by campaign
+        key = f"{customer.id}:{loud['id']}".encode()
+
+        async def both_published() -> list[tuple[bytes | None, Any]] | None:
+            published = outbound.campaign_events[customer.id]
+            return published if len(published) >= 2 else None
+
+        published = await eventually(both_published)
+        assert [(k, e.type) for k, e in published] == [
+            (key, "campaign.enrollment_started"),
+            (key, "campaign.enrollment_ended"),
+        ]
+        assert (published[1][1].data.contact_address, published[1][1].data.reason) == (
+            address,
+            "completed",
+        )
+        # And the other published nothing
+        await asyncio.sleep(0.5)
+        assert len(outbound.campaign_events[customer.id]) == 2
 
 
 class TestChanges:

@@ -1,6 +1,6 @@
 """The campaigns service's business counters (no addresses, ids or tenant-chosen names)."""
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 EVENTS_INGESTED = Counter(
     "switchboard_campaigns_events_ingested",
@@ -22,4 +22,10 @@ JOURNEY_STEPS = Counter(
     "switchboard_campaigns_journey_passes",
     "Enrollments the journey runner moved (advanced), and replies and opt-outs that moved them.",
     ["outcome"],
+)
+PASS_DURATION = Histogram(
+    "switchboard_campaigns_pass_duration_seconds",
+    "How long a pass of the journey runner or the scheduler took, when it had work.",
+    ["loop"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )

@@ -229,6 +229,10 @@ class Campaign(Base):
     exit_replies: Mapped[list[str]] = mapped_column(JSONB, default=list)
     reenroll: Mapped[bool] = mapped_column(Boolean, default=False)
     """Whether a contact who left may enter again (never two active enrollments at once)."""
+    announce_enrollments: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Whether each contact's entering and leaving is published on `campaigns` (for partners
+    that follow single journeys); off, a broadcast to 100,000 contacts publishes no 200,000
+    events nobody asked for."""
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

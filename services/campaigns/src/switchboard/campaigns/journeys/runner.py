@@ -1,10 +1,13 @@
 """The journey runner: moves enrollments through their campaign's steps when they fall due.
 
 `enrollments` is its due table, as `scheduled_sends` is the scheduler's. One pass, in one
-transaction: the due active enrollments of active campaigns, `FOR UPDATE SKIP LOCKED`, each taken
+transaction: the due active enrollments of active campaigns, `FOR UPDATE SKIP LOCKED` (so the
+runners of several replicas share the work, each pass taking enrollments no other holds), each taken
 through its version's steps until it waits, leaves or completes (see `journeys/steps.py`). A
 `send` step plans a send on the schedule (the scheduler holds it out of quiet hours, caps and
-sends it), so a journey's messages keep every rule a rule's do. A crash before the commit leaves
+sends it), so a journey's messages keep every rule a rule's do; one due now, for a tenant
+without a frequency cap, is handed to the gateway (the outbox) in the pass's own transaction
+and recorded as sent, one hop less for a broadcast. A crash before the commit leaves
 the enrollments where they were; the sends' idempotency keys name the enrollment, the step and
 the pass's time, so nothing is planned twice.
 
@@ -19,6 +22,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from time import perf_counter
 from typing import Any
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
@@ -46,6 +50,7 @@ from switchboard.campaigns.rules.compiled import compile_rule_template
 from switchboard.campaigns.rules.conditions import evaluate
 from switchboard.campaigns.rules.templates import MessageTemplate, TemplateError, render
 from switchboard.campaigns.schedule.clock import Clock
+from switchboard.campaigns.schedule.scheduler import message_request
 from switchboard.campaigns.timing import (
     SendWindow,
     contact_zone,
@@ -64,15 +69,22 @@ JOURNEY_CHANNEL = "campaigns_journeys"
 CAMPAIGN_PRIORITY = 1
 """A campaign's message goes after a rule's (priority 0) when both are due."""
 SWEEP_EVERY = timedelta(minutes=1)
-_LEADER = zlib.crc32(b"campaigns:journeys")
+_SWEEPER = zlib.crc32(b"campaigns:journeys")
+"""The date sweep's lock: one replica sweeps at a time."""
 
+_ACTIVE_CAMPAIGNS = text("SELECT id FROM campaigns.campaigns WHERE status = 'active'")
+
+# The active campaigns as a list, not a join: joined, a planner that misjudges how many
+# campaigns are active sorts every due enrollment each pass instead of reading the due index.
 _DUE = text(
     """
     SELECT e.id, e.tenant_id, e.campaign_id, e.version, e.contact_id, e.address, e.step,
-           e.waiting, e.facts
+           e.waiting, e.facts,
+           (SELECT c.announce_enrollments FROM campaigns.campaigns AS c
+            WHERE c.id = e.campaign_id) AS announce_enrollments
     FROM campaigns.enrollments AS e
-    JOIN campaigns.campaigns AS c ON c.id = e.campaign_id AND c.status = 'active'
     WHERE e.status = 'active' AND e.next_run_at <= :now
+      AND e.campaign_id = ANY(CAST(:campaign_ids AS uuid[]))
     ORDER BY e.next_run_at
     LIMIT :batch
     FOR UPDATE OF e SKIP LOCKED
@@ -106,6 +118,7 @@ _SEND_COLUMNS = {
     "campaign_id": "uuid",
     "enrollment_id": "uuid",
     "step": "integer",
+    "sent_at": "timestamptz",
 }
 """A campaign step's send, column by column (only our own names are formatted in)."""
 
@@ -199,11 +212,13 @@ class JourneyRunner:
 
     async def advance_due(self) -> int:
         """One pass over the enrollments due now; how many moved."""
+        started = perf_counter()
         async with self.db.transaction() as session:
-            if not await session.scalar(text(f"SELECT pg_try_advisory_xact_lock({_LEADER})")):
-                return 0
             now = self.clock.now()
-            parameters = {"now": now, "batch": self.batch}
+            active = list((await session.scalars(_ACTIVE_CAMPAIGNS)).all())
+            if not active:
+                return 0
+            parameters = {"now": now, "batch": self.batch, "campaign_ids": active}
             rows = list((await session.execute(_DUE, parameters)).all())
             if not rows:
                 return 0
@@ -240,20 +255,27 @@ class JourneyRunner:
                     progress.waiting, progress.next_run_at = None, None
                     path.add(row.tenant_id, row.campaign_id, row.id, progress.step, status, now,
                              detail=reason)  # fmt: skip
-                    ended.append(
-                        ended_event(row.tenant_id, row.campaign_id, row.id, row.address, reason)
-                    )
+                    if row.announce_enrollments:
+                        ended.append(
+                            ended_event(row.tenant_id, row.campaign_id, row.id, row.address, reason)
+                        )
                 moved = (row.id, progress.step, progress.waiting, progress.next_run_at, status,
                          reason, ended_at)  # fmt: skip
                 for column, value in zip(moves.values(), moved, strict=True):
                     column.append(value)
+            handed = [s for s in sends if _now_and_uncapped(s, now, policies[s["tenant_id"]])]
+            for send in handed:
+                send.update(status="sent", sent_at=now)
             if sends:
                 columns = {name: [send[name] for send in sends] for name in _SEND_COLUMNS}
                 await session.execute(_PLAN_SENDS, columns)
+            await self.outbox.add_many(session, [_handed(send) for send in handed])
+            metrics.SCHEDULED_SENDS.labels("sent").inc(len(handed))
             await session.execute(_MOVE, moves)
             await path.write(session)
             await self.outbox.add_many(session, ended)
         metrics.JOURNEY_STEPS.labels("advanced").inc(len(rows))
+        metrics.PASS_DURATION.labels("journeys").observe(perf_counter() - started)
         return len(rows)
 
     async def sweep_dates(self) -> int:
@@ -264,7 +286,7 @@ class JourneyRunner:
             return 0
         entered = 0
         async with self.db.transaction() as session:
-            if not await session.scalar(text(f"SELECT pg_try_advisory_xact_lock({_LEADER})")):
+            if not await session.scalar(text(f"SELECT pg_try_advisory_xact_lock({_SWEEPER})")):
                 return 0
             statement = select(Campaign).where(
                 Campaign.status == "active", Campaign.trigger["type"].astext == "date"
@@ -409,6 +431,7 @@ class JourneyRunner:
             "campaign_id": row.campaign_id,
             "enrollment_id": row.id,
             "step": position,
+            "sent_at": None,
         }
         try:
             template = self._template(row.campaign_id, row.version, position, step, row.facts)
@@ -457,6 +480,19 @@ async def _contacts(
     }
     found = await session.execute(_CONTACTS, parameters)
     return {(c.tenant_id, c.address): c for c in found}
+
+
+def _now_and_uncapped(send: dict[str, Any], now: datetime, policy: Policy) -> bool:
+    """Whether a send can go to the gateway at once, from the runner's own transaction: due now
+    (not held for quiet hours, not skipped) and its tenant has no frequency cap (which only the
+    scheduler, one pass at a time, can count exactly). Anything else waits for the scheduler."""
+    return send["status"] == "scheduled" and send["due_at"] <= now and policy.frequency_cap is None
+
+
+def _handed(send: dict[str, Any]) -> tuple[AnyEvent, bytes | None]:
+    return message_request(
+        send["id"], send["tenant_id"], send["channel"], send["to_address"], None, send["body"]
+    )
 
 
 def _date(value: object) -> date | None:

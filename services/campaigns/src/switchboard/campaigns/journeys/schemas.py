@@ -93,6 +93,11 @@ class CampaignCreate(BaseModel):
     reenroll: StrictBool = Field(
         default=False, description="Whether a contact who left may enter again."
     )
+    announce_enrollments: StrictBool = Field(
+        default=False,
+        description="Publish `campaign.enrollment_started` and `campaign.enrollment_ended` for "
+        "each contact (partner webhooks can subscribe to them).",
+    )
 
     @field_validator("steps")
     @classmethod
@@ -109,6 +114,7 @@ class CampaignCreate(BaseModel):
             "event_attributes": self.event_attributes,
             "exit_replies": self.exit_replies,
             "reenroll": self.reenroll,
+            "announce_enrollments": self.announce_enrollments,
         }
 
 
@@ -124,6 +130,7 @@ class CampaignUpdate(BaseModel):
     steps: Steps | None = None
     exit_replies: ExitReplies | None = None
     reenroll: StrictBool | None = None
+    announce_enrollments: StrictBool | None = None
 
     @field_validator("*")
     @classmethod
@@ -152,6 +159,7 @@ class CampaignRead(BaseModel):
     event_attributes: list[str]
     exit_replies: list[str]
     reenroll: bool
+    announce_enrollments: bool
     version: int = Field(description="Raised by a change of steps or event_attributes.")
     steps: list[Step] = Field(description="The current version's steps.")
     created_at: datetime
@@ -172,6 +180,7 @@ _CAMPAIGN_COLUMNS = (
     "event_attributes",
     "exit_replies",
     "reenroll",
+    "announce_enrollments",
     "version",
     "created_at",
     "updated_at",

@@ -20,6 +20,7 @@ next send is due, at most `poll_seconds`, and wakes at once when a send is sched
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from switchboard.common.notify import Wakeup
 from switchboard.common.outbox import Outbox
 from switchboard.contracts import (
     AnyEvent,
+    Channel,
     MessageRequested,
     MessageRequestedData,
     contact_key,
@@ -161,6 +163,7 @@ class Scheduler:
 
     async def send_due(self) -> Pass:
         """One pass over the sends due now (see the module's docstring)."""
+        started = time.perf_counter()
         async with self.db.transaction() as session:
             leader = await session.scalar(text(f"SELECT pg_try_advisory_xact_lock({_LEADER})"))
             if not leader:
@@ -215,6 +218,7 @@ class Scheduler:
         done = Pass(sent=len(sending), held=len(changed["ids"]) - skipped, skipped=skipped)
         for outcome in ("sent", "held", "skipped"):
             metrics.SCHEDULED_SENDS.labels(outcome).inc(getattr(done, outcome))
+        metrics.PASS_DURATION.labels("scheduler").observe(time.perf_counter() - started)
         return done
 
     async def _until_next_due(self) -> float:
@@ -242,15 +246,29 @@ async def _recent_sends(
     return counts
 
 
-def _request(row: Row[Any]) -> tuple[AnyEvent, bytes | None]:
+def message_request(
+    send_id: UUID,
+    tenant_id: UUID,
+    channel: Channel,
+    to_address: str,
+    from_address: str | None,
+    body: str,
+) -> tuple[AnyEvent, bytes | None]:
+    """A send handed to the gateway: `message.requested`, keyed by its recipient, its
+    idempotency key naming the send (so its statuses find their way back)."""
     data = MessageRequestedData(
-        idempotency_key=f"campaigns:{row.id}",
+        idempotency_key=f"campaigns:{send_id}",
         origin="campaign",
         priority="bulk",
-        channel=row.channel,
-        to_address=row.to_address,
-        from_address=row.from_address,
-        body=row.body,
+        channel=channel,
+        to_address=to_address,
+        from_address=from_address,
+        body=body,
     )
-    request = MessageRequested.create(row.tenant_id, data)
-    return request, contact_key(row.tenant_id, row.to_address)
+    return MessageRequested.create(tenant_id, data), contact_key(tenant_id, to_address)
+
+
+def _request(row: Row[Any]) -> tuple[AnyEvent, bytes | None]:
+    return message_request(
+        row.id, row.tenant_id, row.channel, row.to_address, row.from_address, row.body
+    )

@@ -40,6 +40,7 @@ def upgrade() -> None:
     sa.Column('event_attributes', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('exit_replies', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('reenroll', sa.Boolean(), nullable=False),
+    sa.Column('announce_enrollments', sa.Boolean(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),

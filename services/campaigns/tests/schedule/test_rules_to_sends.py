@@ -522,6 +522,39 @@ class TestScheduler:
         assert len(await sends(campaigns, customer.headers, status="sent")) == 10
 
 
+class TestRetention:
+    async def test_finished_sends_are_kept_a_year_and_waiting_ones_for_ever(
+        self,
+        campaigns: httpx.AsyncClient,
+        customer: Tenant,
+        clock: SetClock,
+        scheduler: Scheduler,
+    ) -> None:
+        # Given a send that went on 1 June 2026, and one held for a year after it
+        await add_rule(campaigns, customer)
+        await add_rule(campaigns, customer, delay_seconds=365 * 86400)
+        clock.set(at("2026-06-01 12:00"))
+        event_id = await post_event(campaigns, customer, random_number())
+        await eventually(lambda: _count(campaigns, customer, event_id, 2))
+        await scheduler.send_due()
+        gone, waiting = sorted(
+            await sends(campaigns, customer.headers, event_id=event_id), key=lambda s: s["due_at"]
+        )
+        assert (gone["status"], waiting["status"]) == ("sent", "scheduled")
+        # When the scheduler purges 364 days later, then a year and a day later
+        clock.set(at("2027-05-31 12:00"))
+        await scheduler.purge()
+        assert (await send_of(campaigns, customer, gone["id"]))["status"] == "sent"
+        clock.set(at("2027-06-02 12:00"))
+        await scheduler.purge()
+        # Then the sent one is gone, and the one still waiting is kept
+        response = await campaigns.get(
+            f"/v1/scheduled-sends/{gone['id']}", headers=customer.headers
+        )
+        assert response.status_code == 404
+        assert (await send_of(campaigns, customer, waiting["id"]))["status"] == "scheduled"
+
+
 class TestDeliveryStatus:
     async def test_the_gateways_statuses_reach_the_send(
         self,

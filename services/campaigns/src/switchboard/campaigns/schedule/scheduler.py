@@ -37,6 +37,7 @@ from switchboard.campaigns import metrics
 from switchboard.campaigns.models import outbox
 from switchboard.campaigns.policy.service import Policy, policy_service
 from switchboard.campaigns.schedule.clock import Clock
+from switchboard.campaigns.schedule.retention import purge
 from switchboard.campaigns.timing import is_allowed, next_allowed
 from switchboard.common.db import Database
 from switchboard.common.notify import Wakeup
@@ -52,6 +53,7 @@ from switchboard.contracts import (
 log = structlog.get_logger(__name__)
 
 SCHEDULE_CHANNEL = "campaigns_schedule"
+PURGE_EVERY = timedelta(hours=1)
 _LEADER = zlib.crc32(b"campaigns:scheduler")
 
 # Tenants with anything scheduled, by a loose index scan (one probe per tenant), then each
@@ -145,14 +147,19 @@ class Scheduler:
         self._wakeup = Wakeup(db.url, SCHEDULE_CHANNEL)
 
     async def run(self) -> None:
-        """Send what is due, forever."""
+        """Send what is due, forever; purge what is past its retention once an hour."""
         await self._wakeup.start()
+        purged_at: datetime | None = None
         try:
             while True:
                 try:
                     done = await self.send_due()
                     if done.handled:
                         continue
+                    now = self.clock.now()
+                    if purged_at is None or now - purged_at >= PURGE_EVERY:
+                        await self.purge()
+                        purged_at = now
                     pause = await self._until_next_due()
                 except Exception as exc:  # noqa: BLE001 - the scheduler must outlive any outage
                     log.warning("scheduler.pass_failed", error=str(exc))
@@ -220,6 +227,17 @@ class Scheduler:
             metrics.SCHEDULED_SENDS.labels(outcome).inc(getattr(done, outcome))
         metrics.PASS_DURATION.labels("scheduler").observe(time.perf_counter() - started)
         return done
+
+    async def purge(self) -> int:
+        """Delete what is past its retention (`schedule/retention.py`), in batches; how many rows
+        went."""
+        purged = 0
+        while True:
+            async with self.db.transaction() as session:
+                done = await purge(session, self.clock.now())
+            purged += done
+            if done == 0:
+                return purged
 
     async def _until_next_due(self) -> float:
         async with self.db.reads() as session:

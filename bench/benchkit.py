@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 
 import asyncpg
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from cryptography.fernet import Fernet
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
@@ -511,6 +512,19 @@ class Histograms:
                     lower, below = bound, counts[bound]
             result[series] = row
         return result
+
+
+async def topic_tail(bootstrap: str, topic: str, client_id: str) -> AIOKafkaConsumer:
+    """A started consumer of every partition of `topic`, from its end (no group)."""
+    # The broker holds an empty fetch for fetch_max_wait: short, so records are seen promptly.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, client_id=client_id, fetch_max_wait_ms=10
+    )
+    await consumer.start()
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    consumer.assign(partitions)
+    await consumer.seek_to_end(*partitions)
+    return consumer
 
 
 def percentile(values: Sequence[float], p: float) -> float:

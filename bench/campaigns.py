@@ -36,7 +36,7 @@ import asyncpg
 import benchkit
 import httpx
 import uvloop
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from benchkit import (
     RESULTS_DIR,
     BenchDatabase,
@@ -50,6 +50,7 @@ from benchkit import (
     postgres_server,
     postmaster_pid,
     print_table,
+    topic_tail,
 )
 
 from switchboard.campaigns.journeys.enrollment import Candidate, enroll
@@ -122,15 +123,9 @@ class Outbound:
     _consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, client_id="bench-outbound", fetch_max_wait_ms=10
+        self._consumer = await topic_tail(
+            self.bootstrap, Topic.MESSAGES_OUTBOUND.value, "bench-outbound"
         )
-        await consumer.start()
-        topic = Topic.MESSAGES_OUTBOUND.value
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
-        self._consumer = consumer
 
     async def run(self) -> None:
         assert self._consumer is not None

@@ -35,7 +35,7 @@ from uuid import UUID, uuid4
 import benchkit
 import httpx
 import uvloop
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from benchkit import (
     BENCH_DIR,
     RESULTS_DIR,
@@ -51,6 +51,7 @@ from benchkit import (
     postmaster_pid,
     print_table,
     random_number,
+    topic_tail,
     wait_for_quiet,
 )
 
@@ -212,17 +213,9 @@ class Replies:
     _consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            client_id="bench-replies",
-            fetch_max_wait_ms=10,  # the broker holds an empty fetch that long: seen late
+        self._consumer = await topic_tail(
+            self.bootstrap, Topic.MESSAGES_OUTBOUND.value, "bench-replies"
         )
-        await consumer.start()
-        topic = Topic.MESSAGES_OUTBOUND.value
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
-        self._consumer = consumer
 
     async def run(self) -> None:
         assert self._consumer is not None

@@ -50,6 +50,7 @@ from switchboard.campaigns.rules.compiled import compile_rule_template
 from switchboard.campaigns.rules.conditions import evaluate
 from switchboard.campaigns.rules.templates import MessageTemplate, TemplateError, render
 from switchboard.campaigns.schedule.clock import Clock
+from switchboard.campaigns.schedule.passes import run_passes
 from switchboard.campaigns.schedule.scheduler import message_request
 from switchboard.campaigns.timing import (
     SendWindow,
@@ -194,21 +195,16 @@ class JourneyRunner:
         self.outbox = Outbox(outbox)
 
     async def run(self) -> None:
-        """Advance what is due, forever."""
-        await self._wakeup.start()
-        try:
-            while True:
-                try:
-                    if await self.advance_due():
-                        continue
-                    await self.sweep_dates()
-                    pause = await self._until_next_due()
-                except Exception as exc:  # noqa: BLE001 - the runner must outlive any outage
-                    log.warning("journeys.pass_failed", error=str(exc))
-                    pause = self.poll_seconds
-                await self._wakeup.wait(pause)
-        finally:
-            await self._wakeup.stop()
+        """Advance what is due, forever; sweep the date triggers when idle."""
+
+        async def work() -> bool:
+            return await self.advance_due() > 0
+
+        async def idle() -> float:
+            await self.sweep_dates()
+            return await self._until_next_due()
+
+        await run_passes("journeys", self._wakeup, work, idle, poll_seconds=self.poll_seconds)
 
     async def advance_due(self) -> int:
         """One pass over the enrollments due now; how many moved."""

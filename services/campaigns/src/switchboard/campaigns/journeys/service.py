@@ -11,7 +11,6 @@ from uuid import UUID
 
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Row, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.campaigns.journeys import enrollment as enrollments
@@ -36,6 +35,7 @@ from switchboard.campaigns.models import (
     EnrollmentStep,
     ScheduledSend,
 )
+from switchboard.campaigns.naming import save_named
 from switchboard.campaigns.rules.conditions import evaluate
 from switchboard.common.errors import Conflict, NotFound
 
@@ -55,7 +55,9 @@ class CampaignService:
     ) -> Campaign:
         """Store a new campaign, a draft at version 1; a name the tenant already uses is a 409."""
         campaign = Campaign(tenant_id=tenant_id, status="draft", version=1)
-        await self._save(session, campaign, body.columns())
+        await save_named(
+            session, campaign, body.columns(), constraint=_UNIQUE_NAME, kind="campaign"
+        )
         session.add(
             CampaignVersion(campaign_id=campaign.id, version=1, steps=stored_steps(body.steps))
         )
@@ -134,7 +136,8 @@ class CampaignService:
             return campaign
         if versioned:
             changes["version"] = campaign.version + 1
-        await self._save(session, campaign, changes | {"updated_at": func.now()})
+        changes |= {"updated_at": func.now()}
+        await save_named(session, campaign, changes, constraint=_UNIQUE_NAME, kind="campaign")
         if versioned:
             session.add(
                 CampaignVersion(campaign_id=campaign.id, version=campaign.version, steps=steps)
@@ -184,26 +187,6 @@ class CampaignService:
         return CampaignMetrics.model_validate(
             totals | {"steps": await _step_metrics(session, campaign.id, steps)}
         )
-
-    async def _save(
-        self, session: AsyncSession, campaign: Campaign, changes: dict[str, Any]
-    ) -> None:
-        """Write `changes` in a savepoint, so a duplicate name is a 409 and leaves the request's
-        transaction usable; then read back what the database set."""
-        name = changes.get("name", campaign.name)
-        try:
-            async with session.begin_nested():
-                for column, value in changes.items():
-                    setattr(campaign, column, value)
-                session.add(campaign)
-        except IntegrityError as error:
-            if _UNIQUE_NAME not in str(error.orig):
-                raise
-            raise Conflict(
-                f"A campaign named {name!r} already exists; choose another name, "
-                "or change that campaign instead."
-            ) from None
-        await session.refresh(campaign)
 
 
 def _check(

@@ -7,15 +7,15 @@ from typing import Any
 from uuid import UUID
 
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import delete, func, null, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.campaigns.models import Rule
+from switchboard.campaigns.naming import save_named
 from switchboard.campaigns.rules.compiled import compile_rule_template
 from switchboard.campaigns.rules.schemas import RuleCreate, RuleUpdate
 from switchboard.campaigns.rules.templates import TemplateError
-from switchboard.common.errors import Conflict, NotFound
+from switchboard.common.errors import NotFound
 
 _UNIQUE_NAME = "uq_rules_tenant_id"  # (tenant_id, name), named by the metadata's convention
 
@@ -24,7 +24,7 @@ class RuleService:
     async def create(self, session: AsyncSession, tenant_id: UUID, body: RuleCreate) -> Rule:
         """Store a new rule (version 1); a name the tenant already uses is a 409."""
         rule = Rule(tenant_id=tenant_id)
-        await self._save(session, rule, body.columns())
+        await save_named(session, rule, body.columns(), constraint=_UNIQUE_NAME, kind="rule")
         return rule
 
     async def list(
@@ -75,9 +75,8 @@ class RuleService:
             return rule
         if changes.keys() & {"template", "event_attributes"}:
             _check_template(rule, sent)
-        await self._save(
-            session, rule, changes | {"version": rule.version + 1, "updated_at": func.now()}
-        )
+        changes |= {"version": rule.version + 1, "updated_at": func.now()}
+        await save_named(session, rule, changes, constraint=_UNIQUE_NAME, kind="rule")
         return rule
 
     async def delete(self, session: AsyncSession, tenant_id: UUID, rule_id: UUID) -> None:
@@ -98,25 +97,6 @@ class RuleService:
             .order_by(Rule.id)
         )
         return list((await session.scalars(statement)).all())
-
-    async def _save(self, session: AsyncSession, rule: Rule, changes: dict[str, Any]) -> None:
-        """Write `changes` to `rule` in a savepoint, so a duplicate name is a 409 and leaves the
-        request's transaction usable; then read back what the database set."""
-        name = changes.get("name", rule.name)
-        try:
-            async with session.begin_nested():
-                for column, value in changes.items():
-                    # JSONB would store None as JSON null; every None here is SQL NULL.
-                    setattr(rule, column, null() if value is None else value)
-                session.add(rule)
-        except IntegrityError as error:
-            if _UNIQUE_NAME not in str(error.orig):
-                raise
-            raise Conflict(
-                f"A rule named {name!r} already exists; choose another name, "
-                "or change that rule instead."
-            ) from None
-        await session.refresh(rule)
 
 
 def _check_template(rule: Rule, sent: dict[str, Any]) -> None:

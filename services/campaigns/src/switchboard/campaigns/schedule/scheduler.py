@@ -37,6 +37,7 @@ from switchboard.campaigns import metrics
 from switchboard.campaigns.models import outbox
 from switchboard.campaigns.policy.service import Policy, policy_service
 from switchboard.campaigns.schedule.clock import Clock
+from switchboard.campaigns.schedule.passes import run_passes
 from switchboard.campaigns.schedule.retention import purge
 from switchboard.campaigns.timing import is_allowed, next_allowed
 from switchboard.common.db import Database
@@ -148,25 +149,20 @@ class Scheduler:
 
     async def run(self) -> None:
         """Send what is due, forever; purge what is past its retention once an hour."""
-        await self._wakeup.start()
         purged_at: datetime | None = None
-        try:
-            while True:
-                try:
-                    done = await self.send_due()
-                    if done.handled:
-                        continue
-                    now = self.clock.now()
-                    if purged_at is None or now - purged_at >= PURGE_EVERY:
-                        await self.purge()
-                        purged_at = now
-                    pause = await self._until_next_due()
-                except Exception as exc:  # noqa: BLE001 - the scheduler must outlive any outage
-                    log.warning("scheduler.pass_failed", error=str(exc))
-                    pause = self.poll_seconds
-                await self._wakeup.wait(pause)
-        finally:
-            await self._wakeup.stop()
+
+        async def work() -> bool:
+            return (await self.send_due()).handled > 0
+
+        async def idle() -> float:
+            nonlocal purged_at
+            now = self.clock.now()
+            if purged_at is None or now - purged_at >= PURGE_EVERY:
+                await self.purge()
+                purged_at = now
+            return await self._until_next_due()
+
+        await run_passes("scheduler", self._wakeup, work, idle, poll_seconds=self.poll_seconds)
 
     async def send_due(self) -> Pass:
         """One pass over the sends due now (see the module's docstring)."""

@@ -69,7 +69,16 @@ class Contact(Base):
     """The replica of a contact owned by the conversation service, fed by the `contacts` topic."""
 
     __tablename__ = "contacts"
-    __table_args__ = (Index("ix_contacts_tenant_address", "tenant_id", "address"),)
+    __table_args__ = (
+        Index("ix_contacts_tenant_address", "tenant_id", "address"),
+        # An event may name its contact by the tenant's own id, kept as the `external_id`
+        # attribute.
+        Index(
+            "ix_contacts_tenant_external_id",
+            "tenant_id",
+            text("(attributes ->> 'external_id')"),
+        ),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     contact_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -66,7 +67,16 @@ class SenderNumber(Base):
     """A tenant's number on one channel, with its provider account (credentials encrypted)."""
 
     __tablename__ = "sender_numbers"
-    __table_args__ = (UniqueConstraint("channel", "address"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "address"),
+        # A Meta number is found by its phone_number_id (kept in account_sid) on every webhook.
+        Index(
+            "uq_sender_numbers_meta_phone_number_id",
+            "account_sid",
+            unique=True,
+            postgresql_where=text("provider = 'meta'"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid7)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(Tenant.id), index=True)
@@ -102,6 +112,14 @@ class InboundMessage(Base):
     __table_args__ = (
         UniqueConstraint("provider", "provider_message_id"),
         Index("ix_inbound_messages_tenant_received", "tenant_id", "received_at"),
+        # The 24-hour window: a contact's last WhatsApp message to one sender number.
+        Index(
+            "ix_inbound_messages_window",
+            "sender_number_id",
+            "from_address",
+            "received_at",
+            postgresql_where=text("channel = 'whatsapp'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid7)
@@ -130,6 +148,14 @@ class OutboundMessage(Base):
             "priority",
             "created_at",
             postgresql_where="status = 'queued'",
+        ),
+        # The claim looks for due messages of one sender at a time.
+        Index(
+            "ix_outbound_messages_sender_due",
+            "sender_number_id",
+            "priority",
+            "created_at",
+            postgresql_where=text("status = 'queued'"),
         ),
     )
 

@@ -32,9 +32,10 @@ class WebhookEndpoint(Base):
     """Where a tenant wants its events, which ones, and the secrets that sign them."""
 
     __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("ix_webhook_endpoints_tenant_id", "tenant_id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_event_id)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
     url: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(String(200), default="")
     event_types: Mapped[list[str]] = mapped_column(ARRAY(String(60)))

@@ -91,6 +91,7 @@ def upgrade() -> None:
     # The journey runner wakes when a contact is enrolled, so a first step due now runs at once.
     for statement in notify_trigger_sql("campaigns", "enrollments", "campaigns_journeys"):
         op.execute(statement)
+    op.create_index('ix_contacts_tenant_external_id', 'contacts', ['tenant_id', sa.text("(attributes ->> 'external_id')")], unique=False, schema='campaigns')
     op.add_column('contacts', sa.Column('number_zone', sa.Text(), nullable=True), schema='campaigns')
     op.add_column('contacts', sa.Column('region', sa.String(length=2), nullable=True), schema='campaigns')
     op.add_column('scheduled_sends', sa.Column('campaign_id', sa.Uuid(), nullable=True), schema='campaigns')
@@ -113,6 +114,7 @@ def downgrade() -> None:
     op.drop_column('scheduled_sends', 'campaign_id', schema='campaigns')
     op.drop_column('contacts', 'region', schema='campaigns')
     op.drop_column('contacts', 'number_zone', schema='campaigns')
+    op.drop_index('ix_contacts_tenant_external_id', table_name='contacts', schema='campaigns')
     op.drop_index('uq_enrollments_active', table_name='enrollments', schema='campaigns', postgresql_where=sa.text("status = 'active'"))
     op.drop_index('ix_enrollments_due', table_name='enrollments', schema='campaigns', postgresql_where=sa.text("status = 'active'"))
     op.drop_index('ix_enrollments_contact', table_name='enrollments', schema='campaigns', postgresql_where=sa.text("status = 'active'"))

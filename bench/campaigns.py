@@ -52,9 +52,10 @@ from benchkit import (
     print_table,
     topic_tail,
 )
+from sqlalchemy import select
 
-from switchboard.campaigns.journeys.enrollment import Candidate, enroll
-from switchboard.campaigns.models import Campaign, CampaignVersion
+from switchboard.campaigns.journeys.service import enrollment_service
+from switchboard.campaigns.models import Campaign, CampaignVersion, EnrollmentJob
 from switchboard.campaigns.policy.service import region_of
 from switchboard.campaigns.timing import number_zone
 from switchboard.common.db import Database, asyncpg_dsn
@@ -206,14 +207,21 @@ async def seed(database_url: str, tenant_id: UUID, contacts: int, zone: str) -> 
     return campaign
 
 
-async def enroll_all(database_url: str, campaign: Campaign, contacts: int) -> float:
-    """Enroll every contact as `POST /v1/campaigns/{id}/enrollments {"audience": "all"}` does;
-    returns the seconds it took."""
+async def enroll_all(database_url: str, campaign: Campaign, patience: float) -> float:
+    """Enroll every contact as `POST /v1/campaigns/{id}/enrollments {"audience": "all"}` does
+    (it records the job the workers carry out); returns the seconds until the job was done."""
     db = Database(database_url, pool_size=1)
     started = time.monotonic()
-    candidates = [Candidate(address=f"+1555{n:07d}") for n in range(contacts)]
     async with db.transaction() as session:
-        await enroll(session, campaign, candidates, datetime.now(UTC))
+        job = await enrollment_service.start_audience(session, campaign, "all", datetime.now(UTC))
+    while time.monotonic() - started < patience:
+        async with db.reads() as session:
+            if (
+                await session.scalar(select(EnrollmentJob.status).where(EnrollmentJob.id == job.id))
+                != "running"
+            ):
+                break
+        await asyncio.sleep(0.05)
     await db.dispose()
     return time.monotonic() - started
 
@@ -265,7 +273,7 @@ async def measure(
     started_wall, started = time.time(), time.monotonic()
     sampling = asyncio.create_task(stages(database_url, outbound, 1.0))
     probing = asyncio.create_task(probe(database_url, args.probes, args.probe_interval, zone))
-    enrolled_in = await enroll_all(database_url, campaign, args.contacts)
+    enrolled_in = await enroll_all(database_url, campaign, args.patience)
     deadline = started + args.patience
     await until(lambda: outbound.bulk_seen >= args.contacts, deadline)
     due = await probing

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy.dialects.postgresql import insert
 
+from switchboard.campaigns.journeys import jobs
 from switchboard.campaigns.models import Contact, ScheduledSend
 from switchboard.common.db import Database
 from switchboard.common.settings import PlatformSettings
@@ -645,6 +646,26 @@ class TestEnrollContacts:
         assert await enrollments(campaigns, customer, campaign) == []
 
 
+async def enroll_audience(
+    campaigns: httpx.AsyncClient, tenant: Tenant, campaign: Any, audience: Any, db: Database
+) -> dict[str, Any]:
+    """Post an audience, run the worker's chunks until its job is done; the job's counts."""
+    response = await campaigns.post(
+        f"/v1/campaigns/{campaign['id']}/enrollments",
+        json={"audience": audience},
+        headers=tenant.headers,
+    )
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert (job["status"], job["enrolled"]) == ("running", 0)
+    path = f"/v1/campaigns/{campaign['id']}/enrollment-jobs/{job['id']}"
+    while job["status"] == "running":
+        assert await jobs.enroll_next_chunk(db, datetime.now(UTC))
+        job = (await campaigns.get(path, headers=tenant.headers)).json()
+    assert job["status"] == "done"
+    return {"enrolled": job["enrolled"], "skipped": job["skipped"]}
+
+
 class TestEnrollAudience:
     async def test_all_enrolls_every_contact_of_the_tenant_but_the_blocked(
         self,
@@ -659,13 +680,13 @@ class TestEnrollAudience:
         await add_contact(replica, stranger)
         campaign = await active(campaigns, customer)
         # When the whole audience is enrolled
-        outcome = await enroll(campaigns, customer, campaign, {"audience": "all"})
-        # Then the two who are not blocked are, and the answer gives counts only
+        outcome = await enroll_audience(campaigns, customer, campaign, "all", replica)
+        # Then the two who are not blocked are, in the background
         assert outcome == {"enrolled": 2, "skipped": 1}
         listed = await enrollments(campaigns, customer, campaign)
         assert {e["contact_id"] for e in listed} == {str(c["contact_id"]) for c in ours}
         # And enrolling it again skips everyone
-        assert await enroll(campaigns, customer, campaign, {"audience": "all"}) == {
+        assert await enroll_audience(campaigns, customer, campaign, "all", replica) == {
             "enrolled": 0,
             "skipped": 3,
         }
@@ -685,12 +706,35 @@ class TestEnrollAudience:
                 {"field": "contact.time_zone", "op": "starts_with", "value": "Europe/"},
             ]
         }
-        outcome = await enroll(
-            campaigns, customer, campaign, {"audience": {"condition": condition}}
+        outcome = await enroll_audience(
+            campaigns, customer, campaign, {"condition": condition}, replica
         )
         assert outcome == {"enrolled": 2, "skipped": 1}
         listed = await enrollments(campaigns, customer, campaign)
         assert {e["address"] for e in listed} == {gold["address"], paris["address"]}
+
+    async def test_an_audience_stops_when_its_campaign_stops_being_active(
+        self, campaigns: httpx.AsyncClient, customer: Tenant, replica: Database
+    ) -> None:
+        # Given an audience enrollment recorded, not yet carried out
+        await add_contact(replica, customer)
+        campaign = await active(campaigns, customer)
+        response = await campaigns.post(
+            f"/v1/campaigns/{campaign['id']}/enrollments",
+            json={"audience": "all"},
+            headers=customer.headers,
+        )
+        job = response.json()
+        # When the campaign is paused before the worker gets to it
+        await act(campaigns, customer, campaign, "pause")
+        while await jobs.enroll_next_chunk(replica, datetime.now(UTC)):
+            pass
+        # Then the job stops, saying why, and no one was enrolled
+        path = f"/v1/campaigns/{campaign['id']}/enrollment-jobs/{job['id']}"
+        stopped = (await campaigns.get(path, headers=customer.headers)).json()
+        assert (stopped["status"], stopped["enrolled"]) == ("stopped", 0)
+        assert stopped["reason"] == "the campaign is no longer active"
+        assert await enrollments(campaigns, customer, campaign) == []
 
 
 class TestEnrollments:

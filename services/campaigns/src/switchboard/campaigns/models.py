@@ -303,6 +303,32 @@ class Enrollment(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class EnrollmentJob(Base):
+    """An audience being enrolled in the background, a chunk of contacts per transaction, so a
+    large one neither holds a request nor keeps the runner waiting for its last contact."""
+
+    __tablename__ = "enrollment_jobs"
+    __table_args__ = (
+        Index("ix_enrollment_jobs_running", "id", postgresql_where=text("status = 'running'")),
+        Index("ix_enrollment_jobs_campaign", "campaign_id", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid7)
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    campaign_id: Mapped[uuid.UUID] = mapped_column()
+    condition: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    """Which of the tenant's contacts (over contact fields); none: all of them."""
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    """running, done, or stopped (the campaign was no longer active; `reason` says so)."""
+    reason: Mapped[str | None] = mapped_column(Text)
+    enrolled: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    after_contact_id: Mapped[uuid.UUID | None] = mapped_column()
+    """The last contact gone through (contacts are taken in id order)."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class EnrollmentStep(Base):
     """What happened to an enrollment at a step: the contact's path through the campaign."""
 

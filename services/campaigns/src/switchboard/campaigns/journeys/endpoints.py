@@ -19,6 +19,7 @@ from switchboard.campaigns.journeys.schemas import (
     CampaignUpdate,
     EnrollmentCreate,
     EnrollmentDetail,
+    EnrollmentJobRead,
     EnrollmentOutcome,
     EnrollmentRead,
     EnrollmentStatus,
@@ -158,7 +159,7 @@ async def campaign_metrics(
 @router.post(
     "/{campaign_id}/enrollments",
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=EnrollmentOutcome,
+    response_model=EnrollmentOutcome | EnrollmentJobRead,
     response_model_exclude_none=True,
     responses={409: {"description": "The campaign is not active, or takes contacts by events."}},
 )
@@ -168,22 +169,22 @@ async def enroll_contacts(
     principal: CurrentPrincipal,
     session: DbSession,
     clock: CurrentClock,
-) -> EnrollmentOutcome:
-    """Enroll contacts in an active campaign: those listed (by address or contact_id), or an
-    audience of the tenant's contacts. Contacts already in it, blocked or unknown, and (unless
+) -> EnrollmentOutcome | EnrollmentJobRead:
+    """Enroll contacts in an active campaign: those listed (by address or contact_id), at once;
+    or an audience of the tenant's contacts, in the background (the answer is the job, to follow
+    at `GET .../enrollment-jobs/{id}`). Contacts already in it, blocked or unknown, and (unless
     it re-enrolls) those who were in it before, are skipped."""
     principal.require("messages:write")
     tenant_id = principal.tenant()
     campaign = await campaign_service.get(session, tenant_id, campaign_id, lock="share")
-    if body.contacts is not None:
-        outcome = await enrollment_service.enroll_contacts(
-            session, campaign, body.contacts, clock.now()
-        )
-    else:
+    if body.contacts is None:
         assert body.audience is not None  # one or the other, validated
-        outcome = await enrollment_service.enroll_audience(
-            session, campaign, body.audience, clock.now()
-        )
+        job = await enrollment_service.start_audience(session, campaign, body.audience, clock.now())
+        log.info("campaigns.audience_enrolling", tenant_id=str(tenant_id), job_id=str(job.id))
+        return EnrollmentJobRead.model_validate(job, from_attributes=True)
+    outcome = await enrollment_service.enroll_contacts(
+        session, campaign, body.contacts, clock.now()
+    )
     log.info(
         "campaigns.enrolled",
         tenant_id=str(tenant_id),
@@ -192,6 +193,20 @@ async def enroll_contacts(
         skipped=outcome.skipped,
     )
     return outcome
+
+
+@router.get(
+    "/{campaign_id}/enrollment-jobs/{job_id}",
+    response_model=EnrollmentJobRead,
+)
+async def get_enrollment_job(
+    campaign_id: UUID, job_id: UUID, principal: CurrentPrincipal, session: DbSession
+) -> EnrollmentJobRead:
+    """An audience's enrollment: how far it has got."""
+    principal.require("messages:read")
+    campaign = await campaign_service.get(session, principal.tenant(), campaign_id)
+    job = await enrollment_service.job(session, campaign, job_id)
+    return EnrollmentJobRead.model_validate(job, from_attributes=True)
 
 
 @router.get("/{campaign_id}/enrollments", response_model=list[EnrollmentRead])

@@ -145,11 +145,17 @@ class Path:
 
 
 async def enroll(
-    session: AsyncSession, campaign: Campaign, candidates: Sequence[Candidate], now: datetime
+    session: AsyncSession,
+    campaign: Campaign,
+    candidates: Sequence[Candidate],
+    now: datetime,
+    *,
+    analyze: bool = True,
 ) -> list[UUID]:
     """Enroll the candidates that may enter: not active in the campaign already, unless it lets
     contacts re-enter never enrolled before, and never twice for one event. Returns the new
-    enrollments' ids."""
+    enrollments' ids. A bulk enrollment refreshes the table's statistics (`analyze=False`: the
+    caller does, once, after several calls)."""
     unique = list({c.address: c for c in candidates}.values())
     entered: list[UUID] = []
     for start in range(0, len(unique), CHUNK):
@@ -180,11 +186,15 @@ async def enroll(
         await path.write(session)
         await _outbox.add_many(session, events)
         entered += [row.id for row in rows]
-    if len(entered) >= CHUNK:
-        # As after any bulk load: the planner's statistics still describe the table as it was,
-        # and the runner's due query, planned for a small table, would sort every row each pass.
-        await session.execute(text("ANALYZE campaigns.enrollments"))
+    if analyze and len(entered) >= CHUNK:
+        await refresh_statistics(session)
     return entered
+
+
+async def refresh_statistics(session: AsyncSession) -> None:
+    """After a bulk enrollment, as after any bulk load: the planner's statistics still describe
+    the table as it was, and queries planned for a small table would scan it all."""
+    await session.execute(text("ANALYZE campaigns.enrollments"))
 
 
 async def end(

@@ -32,6 +32,7 @@ from sqlalchemy import Row, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.campaigns import metrics
+from switchboard.campaigns.journeys import jobs
 from switchboard.campaigns.journeys.enrollment import Candidate, Path, ended_event, enroll
 from switchboard.campaigns.journeys.steps import (
     BranchStep,
@@ -195,10 +196,12 @@ class JourneyRunner:
         self.outbox = Outbox(outbox)
 
     async def run(self) -> None:
-        """Advance what is due, forever; sweep the date triggers when idle."""
+        """Advance what is due and enroll audiences (a chunk each turn), forever; sweep the date
+        triggers when idle."""
 
         async def work() -> bool:
-            return await self.advance_due() > 0
+            enrolled = await jobs.enroll_next_chunk(self.db, self.clock.now())
+            return await self.advance_due() > 0 or enrolled
 
         async def idle() -> float:
             await self.sweep_dates()

@@ -283,6 +283,24 @@ class EnrollmentOutcome(BaseModel):
     )
 
 
+class EnrollmentJobRead(BaseModel):
+    """An audience being enrolled in the background (`GET .../enrollment-jobs/{id}` follows it)."""
+
+    id: UUID
+    campaign_id: UUID
+    status: Literal["running", "done", "stopped"] = Field(
+        description="stopped: the campaign stopped being active before every contact was taken."
+    )
+    reason: str | None
+    enrolled: int = Field(description="Contacts that entered so far.")
+    skipped: int = Field(
+        description="Contacts the audience picked that did not: already in it, in it before "
+        "(and it does not re-enroll), or blocked."
+    )
+    created_at: datetime
+    finished_at: datetime | None
+
+
 # Reading enrollments --------------------------------------------------------------------------
 
 

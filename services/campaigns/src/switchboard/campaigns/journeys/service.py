@@ -4,7 +4,7 @@ contacts they enroll by hand; and how each step is doing."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -14,7 +14,8 @@ from sqlalchemy import Row, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.campaigns.journeys import enrollment as enrollments
-from switchboard.campaigns.journeys.enrollment import CHUNK, Candidate
+from switchboard.campaigns.journeys import jobs
+from switchboard.campaigns.journeys.enrollment import Candidate
 from switchboard.campaigns.journeys.schemas import (
     OUTCOMES,
     Audience,
@@ -32,11 +33,11 @@ from switchboard.campaigns.models import (
     CampaignVersion,
     Contact,
     Enrollment,
+    EnrollmentJob,
     EnrollmentStep,
     ScheduledSend,
 )
 from switchboard.campaigns.naming import save_named
-from switchboard.campaigns.rules.conditions import evaluate
 from switchboard.common.errors import Conflict, NotFound
 
 _UNIQUE_NAME = "uq_campaigns_tenant_id"  # (tenant_id, name), named by the metadata's convention
@@ -45,7 +46,6 @@ Lock = Literal["update", "share"]
 StoredSteps = list[dict[str, Any]]
 KnownContact = Row[UUID, str, bool]
 """A replica contact's id, address and whether it is blocked."""
-AudienceContact = Row[UUID, str, str | None, str | None, dict[str, str], bool]
 """A replica contact's id, address, display name, time zone, attributes, and blocked."""
 
 
@@ -310,29 +310,26 @@ class EnrollmentService:
             not_found=not_found,
         )
 
-    async def enroll_audience(
+    async def start_audience(
         self,
         session: AsyncSession,
         campaign: Campaign,
         audience: Audience | Literal["all"],
         now: datetime,
-    ) -> EnrollmentOutcome:
-        """Enroll every contact of the tenant the audience's condition picks, a chunk at a time;
-        blocked contacts, and those the campaign does not take again, are skipped."""
+    ) -> EnrollmentJob:
+        """Record the enrollment of an audience, which the worker carries out in chunks."""
         _require_open(campaign)
         condition = None if audience == "all" else audience.condition
-        enrolled = skipped = 0
-        async for chunk in _contacts(session, campaign.tenant_id):
-            picked = [row for row in chunk if evaluate(condition, _facts(row))]
-            candidates = [
-                Candidate(address=row.address, contact_id=row.contact_id)
-                for row in picked
-                if not row.blocked
-            ]
-            entered = await enrollments.enroll(session, campaign, candidates, now)
-            enrolled += len(entered)
-            skipped += len(picked) - len(entered)
-        return EnrollmentOutcome(enrolled=enrolled, skipped=skipped)
+        job = jobs.start(session, campaign, condition, now)
+        await session.flush()
+        return job
+
+    async def job(self, session: AsyncSession, campaign: Campaign, job_id: UUID) -> EnrollmentJob:
+        """One of the campaign's audience enrollments; another's is a 404."""
+        job = await jobs.get(session, campaign, job_id)
+        if job is None:
+            raise NotFound("No such enrollment job in this campaign.")
+        return job
 
     async def list(
         self,
@@ -425,40 +422,6 @@ async def _known_contacts(
         .order_by(Contact.updated_at.desc())
     )
     return (await session.execute(statement)).all()
-
-
-async def _contacts(
-    session: AsyncSession, tenant_id: UUID
-) -> AsyncIterator[Sequence[AudienceContact]]:
-    """The tenant's contacts, `CHUNK` at a time in id order, so none but a chunk is in memory."""
-    columns = (
-        Contact.contact_id,
-        Contact.address,
-        Contact.display_name,
-        Contact.time_zone,
-        Contact.attributes,
-        Contact.blocked,
-    )
-    statement = select(*columns).where(Contact.tenant_id == tenant_id).order_by(Contact.contact_id)
-    after: UUID | None = None
-    while True:
-        page = statement if after is None else statement.where(Contact.contact_id > after)
-        rows = (await session.execute(page.limit(CHUNK))).all()
-        if not rows:
-            return
-        yield rows
-        after = rows[-1].contact_id
-
-
-def _facts(row: AudienceContact) -> dict[str, object]:
-    """What an audience's condition reads about a contact."""
-    contact = {
-        "address": row.address,
-        "display_name": row.display_name,
-        "time_zone": row.time_zone,
-        "attributes": row.attributes,
-    }
-    return {"contact": contact}
 
 
 campaign_service = CampaignService()

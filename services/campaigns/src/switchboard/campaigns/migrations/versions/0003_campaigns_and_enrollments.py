@@ -49,6 +49,26 @@ def upgrade() -> None:
     schema='campaigns'
     )
     op.create_index('ix_campaigns_tenant', 'campaigns', ['tenant_id', 'id'], unique=False, schema='campaigns')
+    op.create_table('enrollment_jobs',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('tenant_id', sa.Uuid(), nullable=False),
+    sa.Column('campaign_id', sa.Uuid(), nullable=False),
+    sa.Column('condition', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('enrolled', sa.Integer(), nullable=False),
+    sa.Column('skipped', sa.Integer(), nullable=False),
+    sa.Column('after_contact_id', sa.Uuid(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_enrollment_jobs')),
+    schema='campaigns'
+    )
+    op.create_index('ix_enrollment_jobs_campaign', 'enrollment_jobs', ['campaign_id', 'id'], unique=False, schema='campaigns')
+    op.create_index('ix_enrollment_jobs_running', 'enrollment_jobs', ['id'], unique=False, schema='campaigns', postgresql_where=sa.text("status = 'running'"))
+    # The runner wakes when an audience is to be enrolled.
+    for statement in notify_trigger_sql("campaigns", "enrollment_jobs", "campaigns_journeys"):
+        op.execute(statement)
     op.create_table('enrollment_steps',
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
@@ -125,6 +145,10 @@ def downgrade() -> None:
     op.drop_index('ix_enrollment_steps_enrollment', table_name='enrollment_steps', schema='campaigns')
     op.drop_index('ix_enrollment_steps_campaign', table_name='enrollment_steps', schema='campaigns')
     op.drop_table('enrollment_steps', schema='campaigns')
+    op.drop_index('ix_enrollment_jobs_running', table_name='enrollment_jobs', schema='campaigns', postgresql_where=sa.text("status = 'running'"))
+    op.drop_index('ix_enrollment_jobs_campaign', table_name='enrollment_jobs', schema='campaigns')
+    op.drop_table('enrollment_jobs', schema='campaigns')
+    op.execute('DROP FUNCTION IF EXISTS campaigns.enrollment_jobs_notify()')
     op.drop_index('ix_campaigns_tenant', table_name='campaigns', schema='campaigns')
     op.drop_table('campaigns', schema='campaigns')
     op.drop_table('campaign_versions', schema='campaigns')

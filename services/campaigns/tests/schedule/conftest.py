@@ -19,6 +19,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from switchboard.campaigns.journeys.endpoints import get_clock
 from switchboard.campaigns.models import outbox
@@ -148,3 +149,17 @@ async def sends(
     assert response.status_code == 200, response.text
     listed: list[dict[str, Any]] = response.json()
     return listed
+
+
+async def consent_of(db: Database, tenant_id: UUID, address: str) -> bool | None:
+    """Whether campaigns holds the contact as opted out (None: it has no word of theirs yet);
+    read from its table, as it has no API of its own for it."""
+    async with db.reads() as session:
+        stored: bool | None = await session.scalar(
+            text(
+                "SELECT opted_out FROM campaigns.opt_outs "
+                "WHERE tenant_id = :tenant_id AND address = :address"
+            ),
+            {"tenant_id": tenant_id, "address": address},
+        )
+    return stored

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID, uuid4
@@ -28,7 +29,7 @@ from switchboard.contracts import (
     contact_key,
 )
 
-from .conftest import Outbound, SetClock, eventually, sends
+from .conftest import Outbound, SetClock, consent_of, eventually, sends
 
 pytestmark = pytest.mark.usefixtures("planning", "worker")
 
@@ -358,6 +359,35 @@ class TestLeaving:
 
 
 class TestEnrolment:
+    async def test_a_contact_who_opted_out_is_not_enrolled(
+        self,
+        campaigns: httpx.AsyncClient,
+        customer: Tenant,
+        producer: AIOKafkaProducer,
+        clock: SetClock,
+        schedule_db: Database,
+    ) -> None:
+        # Given a contact who texted STOP (the gateway publishes their opt-out)
+        clock.set(datetime(2026, 7, 12, 12, 0, tzinfo=UTC))
+        address = await add_contact(schedule_db, customer, clock)
+        data = ConsentData(address=address, channel="sms", source="keyword", keyword="STOP")
+        opted_out = ConsentOptedOut.create(customer.id, data)
+        await producer.send_and_wait(
+            Topic.CONSENT.value,
+            opted_out.model_dump_json().encode(),
+            key=contact_key(customer.id, address),
+        )
+        await eventually(lambda: _is(consent_of(schedule_db, customer.id, address), True))
+        campaign = await new_campaign(campaigns, customer, [{"type": "send", "template": "Hi"}])
+        # When they are enrolled by hand
+        outcome = await enroll(campaigns, customer, campaign, address)
+        # Then they are skipped, and not in the campaign
+        assert (outcome["enrolled"], outcome["skipped"]) == (0, 1)
+        listed = await campaigns.get(
+            f"/v1/campaigns/{campaign['id']}/enrollments", headers=customer.headers
+        )
+        assert listed.json() == []
+
     async def test_an_event_enrolls_its_contact_once(
         self,
         campaigns: httpx.AsyncClient,
@@ -642,3 +672,7 @@ async def _step_is(
     campaigns: httpx.AsyncClient, tenant: Tenant, campaign: dict[str, Any], address: str, step: int
 ) -> bool:
     return (await enrollment_of(campaigns, tenant, campaign, address))["step"] == step
+
+
+async def _is(value: Awaitable[object], expected: object) -> bool:
+    return await value is expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
@@ -14,9 +15,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from switchboard.campaigns.schedule.scheduler import Scheduler
+from switchboard.common.db import Database
 from switchboard.contracts import (
     BusinessEventData,
     BusinessEventReceived,
+    ConsentData,
+    ConsentOptedIn,
+    ConsentOptedOut,
     ContactData,
     ContactUpserted,
     MessageStatusChanged,
@@ -25,7 +30,7 @@ from switchboard.contracts import (
     contact_key,
 )
 
-from .conftest import Outbound, SetClock, eventually, sends
+from .conftest import Outbound, SetClock, consent_of, eventually, sends
 
 pytestmark = pytest.mark.usefixtures("planning", "worker")
 
@@ -522,6 +527,53 @@ class TestScheduler:
         assert len(await sends(campaigns, customer.headers, status="sent")) == 10
 
 
+class TestConsent:
+    async def test_nothing_goes_to_a_contact_who_opted_out_until_they_opt_in(
+        self,
+        campaigns: httpx.AsyncClient,
+        customer: Tenant,
+        producer: AIOKafkaProducer,
+        schedule_db: Database,
+        clock: SetClock,
+        scheduler: Scheduler,
+        outbound: Outbound,
+    ) -> None:
+        # Given a contact who texted STOP (the gateway publishes their opt-out)
+        await add_rule(campaigns, customer)
+        clock.set(at("2026-06-10 12:00"))
+        address = random_number()
+        await publish_consent(producer, customer, address, ConsentOptedOut, "STOP")
+        await eventually(lambda: _is(consent_of(schedule_db, customer.id, address), True))
+        # When an order of theirs ships
+        skipped = await planned(campaigns, customer, await post_event(campaigns, customer, address))
+        await scheduler.send_due()
+        # Then the send is skipped, saying why
+        assert (await send_of(campaigns, customer, skipped["id"]))["reason"] == (
+            "the contact opted out"
+        )
+        # And once they text START, the next one goes
+        await publish_consent(producer, customer, address, ConsentOptedIn, "START")
+        await eventually(lambda: _is(consent_of(schedule_db, customer.id, address), False))
+        later = await planned(campaigns, customer, await post_event(campaigns, customer, address))
+        await scheduler.send_due()
+        assert (await send_of(campaigns, customer, later["id"]))["status"] == "sent"
+        assert [m.to_address for m in await delivered(outbound, customer, 1)] == [address]
+
+
+async def publish_consent(
+    producer: AIOKafkaProducer,
+    tenant: Tenant,
+    address: str,
+    kind: type[ConsentOptedOut] | type[ConsentOptedIn],
+    keyword: str,
+) -> None:
+    data = ConsentData(address=address, channel="sms", source="keyword", keyword=keyword)
+    event = kind.create(tenant.id, data)
+    await producer.send_and_wait(
+        Topic.CONSENT.value, event.model_dump_json().encode(), key=contact_key(tenant.id, address)
+    )
+
+
 class TestRetention:
     async def test_finished_sends_are_kept_a_year_and_waiting_ones_for_ever(
         self,
@@ -606,3 +658,7 @@ async def _delivery_is(
     campaigns: httpx.AsyncClient, tenant: Tenant, send_id: str, status: str
 ) -> bool:
     return (await send_of(campaigns, tenant, send_id))["delivery_status"] == status
+
+
+async def _is(value: Awaitable[object], expected: object) -> bool:
+    return await value is expected

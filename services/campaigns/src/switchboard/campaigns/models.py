@@ -98,6 +98,20 @@ class Contact(Base):
     )
 
 
+class OptOut(Base):
+    """A contact who opted out (STOP, from the gateway's `consent` topic), on any channel: no
+    proactive message is planned or sent to them until they opt in again (START)."""
+
+    __tablename__ = "opt_outs"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(Text, primary_key=True)
+    opted_out: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), doc="When the change happened upstream (the event's time)."
+    )
+
+
 class Rule(Base):
     """When an event of `event_type` arrives and `condition` holds, send `template`'s message.
 

@@ -8,7 +8,7 @@ from aiokafka import AIOKafkaProducer
 
 from switchboard.campaigns.config import CampaignsSettings
 from switchboard.campaigns.contacts.service import contact_replica
-from switchboard.campaigns.journeys.reactions import on_opt_out, on_reply
+from switchboard.campaigns.journeys.reactions import on_opt_in, on_opt_out, on_reply
 from switchboard.campaigns.journeys.runner import JourneyRunner
 from switchboard.campaigns.models import inbox, outbox
 from switchboard.campaigns.schedule.clock import Clock, SystemClock
@@ -21,6 +21,7 @@ from switchboard.common.kafka import Delivery, EventConsumer
 from switchboard.common.runtime import Loops, Worker, run_worker
 from switchboard.contracts import (
     BusinessEventReceived,
+    ConsentOptedIn,
     ConsentOptedOut,
     ContactDeleted,
     ContactUpserted,
@@ -89,7 +90,13 @@ def events_consumer(
 
     async def on_opted_out(event: ConsentOptedOut, delivery: Delivery) -> None:
         async with delivery.transaction() as session:
-            await on_opt_out(session, event.tenant_id, event.data.address, clock.now())
+            await on_opt_out(
+                session, event.tenant_id, event.data.address, event.occurred_at, clock.now()
+            )
+
+    async def on_opted_in(event: ConsentOptedIn, delivery: Delivery) -> None:
+        async with delivery.transaction() as session:
+            await on_opt_in(session, event.tenant_id, event.data.address, event.occurred_at)
 
     consumer = EventConsumer(
         name=f"{CONSUMER_GROUP}-events",
@@ -103,6 +110,7 @@ def events_consumer(
     consumer.on(MessageStatusChanged, on_status_changed)
     consumer.on(MessageReceived, on_message)
     consumer.on(ConsentOptedOut, on_opted_out)
+    consumer.on(ConsentOptedIn, on_opted_in)
     return consumer
 
 

@@ -61,6 +61,11 @@ _ENROLL = text(
         SELECT 1 FROM campaigns.enrollments AS e
         WHERE e.campaign_id = :campaign_id AND e.address = c.address
     ))
+    -- nobody who opted out
+    AND NOT EXISTS (
+        SELECT 1 FROM campaigns.opt_outs AS o
+        WHERE o.tenant_id = :tenant_id AND o.address = c.address AND o.opted_out
+    )
     -- an event (or a date) enrolls a contact once, even where contacts may re-enter
     AND (c.event_id IS NULL OR NOT EXISTS (
         SELECT 1 FROM campaigns.enrollments AS e

@@ -6,7 +6,8 @@
   that contains a campaign's exit phrase takes the contact out; an enrollment waiting for a reply
   goes on at once (to `on_reply`, else the next step).
 - An opt-out (STOP, from the gateway's `consent` topic) takes the contact out of every campaign
-  and cancels every proactive send still waiting for them.
+  and cancels every proactive send still waiting for them; until they opt in again (START) no
+  campaign enrolls them and no send goes to them (the scheduler and the runner check).
 """
 
 from __future__ import annotations
@@ -123,9 +124,33 @@ async def on_reply(
     metrics.JOURNEY_STEPS.labels("replied").inc(len(rows))
 
 
-async def on_opt_out(session: AsyncSession, tenant_id: UUID, address: str, now: datetime) -> int:
-    """The contact leaves every campaign and no proactive send waits for them; how many
-    enrollments ended."""
+_CONSENT = text(
+    """
+    INSERT INTO campaigns.opt_outs (tenant_id, address, opted_out, changed_at)
+    VALUES (:tenant_id, :address, :opted_out, :changed_at)
+    ON CONFLICT (tenant_id, address) DO UPDATE
+    SET opted_out = excluded.opted_out, changed_at = excluded.changed_at
+    WHERE opt_outs.changed_at <= excluded.changed_at
+    """
+)
+"""The contact's latest word (a late older event never replaces a newer one)."""
+
+
+async def on_opt_in(
+    session: AsyncSession, tenant_id: UUID, address: str, changed_at: datetime
+) -> None:
+    """The contact may get proactive messages again (from what is planned from now on)."""
+    parameters = {"tenant_id": tenant_id, "address": address, "changed_at": changed_at}
+    await session.execute(_CONSENT, parameters | {"opted_out": False})
+
+
+async def on_opt_out(
+    session: AsyncSession, tenant_id: UUID, address: str, changed_at: datetime, now: datetime
+) -> int:
+    """The contact leaves every campaign, no proactive send waits for them, and none is planned
+    or sent until they opt in again; how many enrollments ended."""
+    parameters = {"tenant_id": tenant_id, "address": address, "changed_at": changed_at}
+    await session.execute(_CONSENT, parameters | {"opted_out": True})
     rows = (
         await session.execute(_ACTIVE_FOR_CONTACT, {"tenant_id": tenant_id, "address": address})
     ).all()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from time import perf_counter
 from typing import Any
@@ -52,7 +52,7 @@ from switchboard.campaigns.rules.conditions import evaluate
 from switchboard.campaigns.rules.templates import MessageTemplate, TemplateError, render
 from switchboard.campaigns.schedule.clock import Clock
 from switchboard.campaigns.schedule.passes import run_passes
-from switchboard.campaigns.schedule.scheduler import message_request
+from switchboard.campaigns.schedule.scheduler import message_request, opted_out_of
 from switchboard.campaigns.timing import (
     SendWindow,
     contact_zone,
@@ -178,7 +178,8 @@ class Context:
     zone: ZoneInfo
     window: SendWindow
     facts: dict[str, Any]
-    blocked: bool = False
+    left: str | None = None
+    """Why the contact is to leave before any step (blocked, opted out)."""
 
 
 class JourneyRunner:
@@ -222,6 +223,7 @@ class JourneyRunner:
             if not rows:
                 return 0
             contacts = await _contacts(session, rows)
+            opted_out = await opted_out_of(session, rows)
             policies: dict[UUID, Policy] = {}
             for tenant_id in {row.tenant_id for row in rows}:
                 policies[tenant_id] = await policy_service.get(session, tenant_id)
@@ -243,7 +245,10 @@ class JourneyRunner:
             for row in rows:
                 steps = await self._steps(session, row.campaign_id, row.version)
                 contact = contacts.get((row.tenant_id, row.address))
-                progress = self._advance(row, steps, self._context(row, contact, policies, now))
+                context = self._context(row, contact, policies, now)
+                if (row.tenant_id, row.address) in opted_out:
+                    context = replace(context, left="the contact opted out")
+                progress = self._advance(row, steps, context)
                 for step, outcome, detail, send_id in progress.path:
                     path.add(row.tenant_id, row.campaign_id, row.id, step, outcome, now,
                              detail=detail, send_id=send_id)  # fmt: skip
@@ -351,15 +356,15 @@ class JourneyRunner:
                 "attributes": dict(contact.attributes) if contact else {},
             },
         }
-        blocked = contact is not None and contact.blocked
-        return Context(now, zone, window, facts, blocked)
+        left = "the contact is blocked" if contact is not None and contact.blocked else None
+        return Context(now, zone, window, facts, left)
 
     def _advance(self, row: Row[Any], steps: Sequence[Step], context: Context) -> Progress:
         """Take the enrollment through its steps from where it is, until it waits or leaves."""
         position = row.step
         progress = Progress(step=position)
-        if context.blocked:
-            progress.ended = ("exited", "the contact is blocked")
+        if context.left is not None:
+            progress.ended = ("exited", context.left)
             return progress
         if row.waiting == "time":
             position += 1

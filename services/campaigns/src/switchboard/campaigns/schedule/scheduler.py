@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 import zlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -83,6 +84,14 @@ _DUE = text(
         FOR UPDATE SKIP LOCKED
     ) AS due
     WHERE tenants.tenant_id IS NOT NULL
+    """
+)
+
+_OPTED_OUT = text(
+    """
+    SELECT tenant_id, address FROM campaigns.opt_outs
+    WHERE opted_out AND tenant_id = ANY(CAST(:tenant_ids AS uuid[]))
+      AND address = ANY(CAST(:addresses AS text[]))
     """
 )
 
@@ -180,6 +189,7 @@ class Scheduler:
                 t: await policy_service.get(session, t) for t in {r.tenant_id for r in rows}
             }
             sent_before = await _recent_sends(session, rows, policies, now)
+            opted_out = await opted_out_of(session, rows)
             sending: list[Row[Any]] = []
             changed: dict[str, list[Any]] = {
                 "ids": [],
@@ -192,7 +202,9 @@ class Scheduler:
                 zone = ZoneInfo(row.time_zone)
                 window = policy.window_for(row.to_address)
                 verdict: tuple[str, datetime, str] | None = None
-                if not is_allowed(now, zone, window):
+                if (row.tenant_id, row.to_address) in opted_out:
+                    verdict = ("skipped", row.due_at, "the contact opted out")
+                elif not is_allowed(now, zone, window):
                     opens = next_allowed(now, zone, window)
                     local = opens.astimezone(zone).strftime("%a %H:%M")
                     verdict = ("scheduled", opens, f"quiet hours: held until {local} {zone}")
@@ -241,6 +253,16 @@ class Scheduler:
         if due is None:
             return self.poll_seconds
         return max(0.0, min(self.poll_seconds, (due - self.clock.now()).total_seconds()))
+
+
+async def opted_out_of(session: AsyncSession, rows: Sequence[Row[Any]]) -> set[tuple[UUID, str]]:
+    """Which of these rows' recipients (`tenant_id`, `to_address` or `address`) opted out."""
+    addresses = {getattr(row, "to_address", None) or row.address for row in rows}
+    parameters = {
+        "tenant_ids": sorted({row.tenant_id for row in rows}),
+        "addresses": sorted(addresses),
+    }
+    return {(r.tenant_id, r.address) for r in await session.execute(_OPTED_OUT, parameters)}
 
 
 async def _recent_sends(

@@ -49,6 +49,14 @@ def upgrade() -> None:
     schema='campaigns'
     )
     op.create_index('ix_campaigns_tenant', 'campaigns', ['tenant_id', 'id'], unique=False, schema='campaigns')
+    op.create_table('opt_outs',
+    sa.Column('tenant_id', sa.Uuid(), nullable=False),
+    sa.Column('address', sa.Text(), nullable=False),
+    sa.Column('opted_out', sa.Boolean(), nullable=False),
+    sa.Column('changed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('tenant_id', 'address', name=op.f('pk_opt_outs')),
+    schema='campaigns'
+    )
     op.create_table('enrollment_jobs',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
@@ -145,6 +153,7 @@ def downgrade() -> None:
     op.drop_index('ix_enrollment_steps_enrollment', table_name='enrollment_steps', schema='campaigns')
     op.drop_index('ix_enrollment_steps_campaign', table_name='enrollment_steps', schema='campaigns')
     op.drop_table('enrollment_steps', schema='campaigns')
+    op.drop_table('opt_outs', schema='campaigns')
     op.drop_index('ix_enrollment_jobs_running', table_name='enrollment_jobs', schema='campaigns', postgresql_where=sa.text("status = 'running'"))
     op.drop_index('ix_enrollment_jobs_campaign', table_name='enrollment_jobs', schema='campaigns')
     op.drop_table('enrollment_jobs', schema='campaigns')

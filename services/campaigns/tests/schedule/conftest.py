@@ -28,7 +28,16 @@ from switchboard.campaigns.worker import events_consumer
 from switchboard.common.db import Database
 from switchboard.common.outbox import OutboxRelay
 from switchboard.common.settings import PlatformSettings
-from switchboard.contracts import AnyEvent, MessageRequestedData, Topic, parse_event
+from switchboard.contracts import (
+    AnyEvent,
+    ConsentData,
+    ConsentOptedIn,
+    ConsentOptedOut,
+    MessageRequestedData,
+    Topic,
+    contact_key,
+    parse_event,
+)
 
 
 class SetClock:
@@ -163,3 +172,18 @@ async def consent_of(db: Database, tenant_id: UUID, address: str) -> bool | None
             {"tenant_id": tenant_id, "address": address},
         )
     return stored
+
+
+async def publish_consent(
+    producer: AIOKafkaProducer,
+    tenant_id: UUID,
+    address: str,
+    kind: type[ConsentOptedOut] | type[ConsentOptedIn],
+    keyword: str,
+) -> None:
+    """A contact's STOP or START, as the gateway publishes it on `consent`."""
+    data = ConsentData(address=address, channel="sms", source="keyword", keyword=keyword)
+    event = kind.create(tenant_id, data)
+    await producer.send_and_wait(
+        Topic.CONSENT.value, event.model_dump_json().encode(), key=contact_key(tenant_id, address)
+    )

@@ -20,7 +20,6 @@ from switchboard.campaigns.journeys.runner import JourneyRunner
 from switchboard.campaigns.schedule.scheduler import Scheduler
 from switchboard.common.db import Database
 from switchboard.contracts import (
-    ConsentData,
     ConsentOptedOut,
     ContactData,
     MessageReceived,
@@ -29,7 +28,7 @@ from switchboard.contracts import (
     contact_key,
 )
 
-from .conftest import Outbound, SetClock, consent_of, eventually, sends
+from .conftest import Outbound, SetClock, consent_of, eventually, publish_consent, sends
 
 pytestmark = pytest.mark.usefixtures("planning", "worker")
 
@@ -338,13 +337,7 @@ class TestLeaving:
         await enroll(campaigns, customer, second, address)
         await runner.advance_due()
         # When they text STOP (the gateway records their opt-out)
-        data = ConsentData(address=address, channel="sms", source="keyword", keyword="STOP")
-        opted_out = ConsentOptedOut.create(customer.id, data)
-        await producer.send_and_wait(
-            Topic.CONSENT.value,
-            opted_out.model_dump_json().encode(),
-            key=contact_key(customer.id, address),
-        )
+        await publish_consent(producer, customer.id, address, ConsentOptedOut, "STOP")
         # Then they leave both campaigns, and the held message is cancelled
         for campaign in (first, second):
             await eventually(
@@ -370,13 +363,7 @@ class TestEnrolment:
         # Given a contact who texted STOP (the gateway publishes their opt-out)
         clock.set(datetime(2026, 7, 12, 12, 0, tzinfo=UTC))
         address = await add_contact(schedule_db, customer, clock)
-        data = ConsentData(address=address, channel="sms", source="keyword", keyword="STOP")
-        opted_out = ConsentOptedOut.create(customer.id, data)
-        await producer.send_and_wait(
-            Topic.CONSENT.value,
-            opted_out.model_dump_json().encode(),
-            key=contact_key(customer.id, address),
-        )
+        await publish_consent(producer, customer.id, address, ConsentOptedOut, "STOP")
         await eventually(lambda: _is(consent_of(schedule_db, customer.id, address), True))
         campaign = await new_campaign(campaigns, customer, [{"type": "send", "template": "Hi"}])
         # When they are enrolled by hand

@@ -19,7 +19,6 @@ from switchboard.common.db import Database
 from switchboard.contracts import (
     BusinessEventData,
     BusinessEventReceived,
-    ConsentData,
     ConsentOptedIn,
     ConsentOptedOut,
     ContactData,
@@ -30,7 +29,7 @@ from switchboard.contracts import (
     contact_key,
 )
 
-from .conftest import Outbound, SetClock, consent_of, eventually, sends
+from .conftest import Outbound, SetClock, consent_of, eventually, publish_consent, sends
 
 pytestmark = pytest.mark.usefixtures("planning", "worker")
 
@@ -542,7 +541,7 @@ class TestConsent:
         await add_rule(campaigns, customer)
         clock.set(at("2026-06-10 12:00"))
         address = random_number()
-        await publish_consent(producer, customer, address, ConsentOptedOut, "STOP")
+        await publish_consent(producer, customer.id, address, ConsentOptedOut, "STOP")
         await eventually(lambda: _is(consent_of(schedule_db, customer.id, address), True))
         # When an order of theirs ships
         skipped = await planned(campaigns, customer, await post_event(campaigns, customer, address))
@@ -552,26 +551,12 @@ class TestConsent:
             "the contact opted out"
         )
         # And once they text START, the next one goes
-        await publish_consent(producer, customer, address, ConsentOptedIn, "START")
+        await publish_consent(producer, customer.id, address, ConsentOptedIn, "START")
         await eventually(lambda: _is(consent_of(schedule_db, customer.id, address), False))
         later = await planned(campaigns, customer, await post_event(campaigns, customer, address))
         await scheduler.send_due()
         assert (await send_of(campaigns, customer, later["id"]))["status"] == "sent"
         assert [m.to_address for m in await delivered(outbound, customer, 1)] == [address]
-
-
-async def publish_consent(
-    producer: AIOKafkaProducer,
-    tenant: Tenant,
-    address: str,
-    kind: type[ConsentOptedOut] | type[ConsentOptedIn],
-    keyword: str,
-) -> None:
-    data = ConsentData(address=address, channel="sms", source="keyword", keyword=keyword)
-    event = kind.create(tenant.id, data)
-    await producer.send_and_wait(
-        Topic.CONSENT.value, event.model_dump_json().encode(), key=contact_key(tenant.id, address)
-    )
 
 
 class TestRetention:

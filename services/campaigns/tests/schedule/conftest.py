@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import httpx
@@ -160,18 +160,36 @@ async def sends(
     return listed
 
 
-async def consent_of(db: Database, tenant_id: UUID, address: str) -> bool | None:
-    """Whether campaigns holds the contact as opted out (None: it has no word of theirs yet);
-    read from its table, as it has no API of its own for it."""
+async def consent_is(db: Database, tenant_id: UUID, address: str, opted_out: bool) -> bool:
+    """Whether campaigns holds the contact's latest word as `opted_out` (read from its table:
+    campaigns has no API for it)."""
     async with db.reads() as session:
-        stored: bool | None = await session.scalar(
+        stored = await session.scalar(
             text(
                 "SELECT opted_out FROM campaigns.opt_outs "
                 "WHERE tenant_id = :tenant_id AND address = :address"
             ),
             {"tenant_id": tenant_id, "address": address},
         )
-    return stored
+    return stored is opted_out
+
+
+async def at_least(items: list[Any], count: int) -> list[Any] | None:
+    """`items` once there are `count` of them (for `eventually`)."""
+    return items if len(items) >= count else None
+
+
+def random_number() -> str:
+    return "+1555" + "".join(secrets.choice("0123456789") for _ in range(7))
+
+
+class Tenant(Protocol):
+    """A tenant from the fixtures: its id and the headers carrying its API key."""
+
+    id: UUID
+
+    @property
+    def headers(self) -> dict[str, str]: ...
 
 
 async def publish_consent(

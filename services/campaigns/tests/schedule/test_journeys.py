@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
-from uuid import UUID, uuid4
+from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -28,20 +27,19 @@ from switchboard.contracts import (
     contact_key,
 )
 
-from .conftest import Outbound, SetClock, consent_of, eventually, publish_consent, sends
+from .conftest import (
+    Outbound,
+    SetClock,
+    Tenant,
+    at_least,
+    consent_is,
+    eventually,
+    publish_consent,
+    random_number,
+    sends,
+)
 
 pytestmark = pytest.mark.usefixtures("planning", "worker")
-
-
-class Tenant(Protocol):
-    id: UUID
-
-    @property
-    def headers(self) -> dict[str, str]: ...
-
-
-def random_number() -> str:
-    return "+1555" + "".join(secrets.choice("0123456789") for _ in range(7))
 
 
 @pytest.fixture
@@ -364,7 +362,7 @@ class TestEnrolment:
         clock.set(datetime(2026, 7, 12, 12, 0, tzinfo=UTC))
         address = await add_contact(schedule_db, customer, clock)
         await publish_consent(producer, customer.id, address, ConsentOptedOut, "STOP")
-        await eventually(lambda: _is(consent_of(schedule_db, customer.id, address), True))
+        await eventually(lambda: consent_is(schedule_db, customer.id, address, True))
         campaign = await new_campaign(campaigns, customer, [{"type": "send", "template": "Hi"}])
         # When they are enrolled by hand
         outcome = await enroll(campaigns, customer, campaign, address)
@@ -476,15 +474,11 @@ class TestRunners:
         # Then together they moved every enrollment once, and each contact got one message
         assert sum(moved) == 60
         messages = await eventually(
-            lambda: _at_least(outbound.to(customer.id), 60), message="60 messages never came"
+            lambda: at_least(outbound.to(customer.id), 60), message="60 messages never came"
         )
         await asyncio.sleep(0.3)
         assert sorted(m.to_address for m in outbound.to(customer.id)) == sorted(addresses)
         assert len(messages) == 60
-
-
-async def _at_least(items: list[Any], count: int) -> list[Any] | None:
-    return items if len(items) >= count else None
 
 
 class TestFrequencyCap:
@@ -659,7 +653,3 @@ async def _step_is(
     campaigns: httpx.AsyncClient, tenant: Tenant, campaign: dict[str, Any], address: str, step: int
 ) -> bool:
     return (await enrollment_of(campaigns, tenant, campaign, address))["step"] == step
-
-
-async def _is(value: Awaitable[object], expected: object) -> bool:
-    return await value is expected

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -29,22 +28,21 @@ from switchboard.contracts import (
     contact_key,
 )
 
-from .conftest import Outbound, SetClock, consent_of, eventually, publish_consent, sends
+from .conftest import (
+    Outbound,
+    SetClock,
+    Tenant,
+    at_least,
+    consent_is,
+    eventually,
+    publish_consent,
+    random_number,
+    sends,
+)
 
 pytestmark = pytest.mark.usefixtures("planning", "worker")
 
 NEW_YORK = "America/New_York"
-
-
-class Tenant(Protocol):
-    id: UUID
-
-    @property
-    def headers(self) -> dict[str, str]: ...
-
-
-def random_number() -> str:
-    return "+1555" + "".join(secrets.choice("0123456789") for _ in range(7))
 
 
 async def add_rule(campaigns: httpx.AsyncClient, tenant: Tenant, **fields: Any) -> dict[str, Any]:
@@ -103,13 +101,9 @@ async def send_of(campaigns: httpx.AsyncClient, tenant: Tenant, send_id: str) ->
 async def delivered(outbound: Outbound, tenant: Tenant, count: int) -> list[Any]:
     """The tenant's messages on `messages.outbound`, once there are `count` of them."""
     return await eventually(  # type: ignore[no-any-return]
-        lambda: _at_least(outbound.to(tenant.id), count),
+        lambda: at_least(outbound.to(tenant.id), count),
         message=f"{count} messages never reached messages.outbound",
     )
-
-
-async def _at_least(messages: list[Any], count: int) -> list[Any] | None:
-    return messages if len(messages) >= count else None
 
 
 def at(local: str, zone: str = "UTC") -> datetime:
@@ -542,7 +536,7 @@ class TestConsent:
         clock.set(at("2026-06-10 12:00"))
         address = random_number()
         await publish_consent(producer, customer.id, address, ConsentOptedOut, "STOP")
-        await eventually(lambda: _is(consent_of(schedule_db, customer.id, address), True))
+        await eventually(lambda: consent_is(schedule_db, customer.id, address, True))
         # When an order of theirs ships
         skipped = await planned(campaigns, customer, await post_event(campaigns, customer, address))
         await scheduler.send_due()
@@ -552,7 +546,7 @@ class TestConsent:
         )
         # And once they text START, the next one goes
         await publish_consent(producer, customer.id, address, ConsentOptedIn, "START")
-        await eventually(lambda: _is(consent_of(schedule_db, customer.id, address), False))
+        await eventually(lambda: consent_is(schedule_db, customer.id, address, False))
         later = await planned(campaigns, customer, await post_event(campaigns, customer, address))
         await scheduler.send_due()
         assert (await send_of(campaigns, customer, later["id"]))["status"] == "sent"
@@ -643,7 +637,3 @@ async def _delivery_is(
     campaigns: httpx.AsyncClient, tenant: Tenant, send_id: str, status: str
 ) -> bool:
     return (await send_of(campaigns, tenant, send_id))["delivery_status"] == status
-
-
-async def _is(value: Awaitable[object], expected: object) -> bool:
-    return await value is expected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -56,3 +57,31 @@ class Wakeup:
 
     def _on_notify(self, *_: Any) -> None:
         self._event.set()
+
+
+async def run_passes(
+    name: str,
+    wakeup: Wakeup,
+    work: Callable[[], Awaitable[bool]],
+    idle: Callable[[], Awaitable[float]],
+    *,
+    retry_seconds: float = 1.0,
+    **context: str,
+) -> None:
+    """A background loop of passes: `work` again at once while it finds any; otherwise `idle`
+    (housekeeping, returning how long to sleep), then sleep that long or until woken. A failed
+    pass is logged (`<name>.pass_failed`, with `context`) and tried again after `retry_seconds`:
+    the loop outlives any outage."""
+    await wakeup.start()
+    try:
+        while True:
+            try:
+                if await work():
+                    continue
+                pause = await idle()
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive any outage
+                log.warning(f"{name}.pass_failed", error=str(exc), **context)
+                pause = retry_seconds
+            await wakeup.wait(pause)
+    finally:
+        await wakeup.stop()

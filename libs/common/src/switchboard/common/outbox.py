@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.common import telemetry
 from switchboard.common.db import Database
-from switchboard.common.notify import Wakeup, notify_trigger_sql
+from switchboard.common.notify import Wakeup, notify_trigger_sql, run_passes
 from switchboard.contracts import AnyEvent, topic_of
 
 log = structlog.get_logger(__name__)
@@ -122,19 +122,14 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay forever; wakes on NOTIFY, polls every `idle_wait` seconds as a safety net."""
-        await self._wakeup.start()
-        try:
-            while True:
-                try:
-                    published = await self.publish_batch()
-                except Exception as exc:  # noqa: BLE001 - the relay must outlive any outage
-                    log.warning("outbox.relay_failed", schema=self.schema, error=str(exc))
-                    await asyncio.sleep(1.0)
-                    continue
-                if published < self.batch_size:
-                    await self._wakeup.wait(self.idle_wait)
-        finally:
-            await self._wakeup.stop()
+
+        async def work() -> bool:
+            return await self.publish_batch() >= self.batch_size  # a full batch: more wait
+
+        async def idle() -> float:
+            return self.idle_wait
+
+        await run_passes("outbox", self._wakeup, work, idle, schema=self.schema)
 
     async def publish_batch(self) -> int:
         """Publish one batch; returns how many events went out."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import delete, select
@@ -56,6 +57,25 @@ class ContactReplica:
             statement = statement.where(Contact.address == address)
         statement = statement.order_by(Contact.updated_at.desc(), Contact.contact_id).limit(limit)
         return list((await session.scalars(statement)).all())
+
+
+class Known(Protocol):
+    """A contact as the replica keeps it (a row or a model)."""
+
+    display_name: str | None
+    time_zone: str | None
+    attributes: dict[str, str]
+
+
+def contact_facts(address: str, contact: Known | None) -> dict[str, Any]:
+    """What conditions and templates read as `contact.*`: the replica's fields, or only the
+    address of a contact campaigns does not know (yet)."""
+    return {
+        "address": address,
+        "display_name": contact.display_name if contact else None,
+        "time_zone": contact.time_zone if contact else None,
+        "attributes": dict(contact.attributes) if contact else {},
+    }
 
 
 contact_replica = ContactReplica()

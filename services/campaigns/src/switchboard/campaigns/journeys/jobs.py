@@ -14,6 +14,7 @@ from uuid import UUID
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from switchboard.campaigns.contacts.service import contact_facts
 from switchboard.campaigns.journeys import enrollment
 from switchboard.campaigns.journeys.enrollment import CHUNK, Candidate
 from switchboard.campaigns.models import Campaign, Contact, EnrollmentJob
@@ -95,13 +96,7 @@ async def _contacts(
 
 def _facts(row: Row[Any]) -> dict[str, object]:
     """What an audience's condition reads about a contact."""
-    contact = {
-        "address": row.address,
-        "display_name": row.display_name,
-        "time_zone": row.time_zone,
-        "attributes": row.attributes,
-    }
-    return {"contact": contact}
+    return {"contact": contact_facts(row.address, row)}
 
 
 async def get(session: AsyncSession, campaign: Campaign, job_id: UUID) -> EnrollmentJob | None:

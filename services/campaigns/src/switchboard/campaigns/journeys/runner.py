@@ -32,6 +32,7 @@ from sqlalchemy import Row, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.campaigns import metrics
+from switchboard.campaigns.contacts.service import contact_facts
 from switchboard.campaigns.journeys import jobs
 from switchboard.campaigns.journeys.enrollment import Candidate, Path, ended_event, enroll
 from switchboard.campaigns.journeys.steps import (
@@ -49,19 +50,12 @@ from switchboard.campaigns.models import Campaign, CampaignVersion, Contact, out
 from switchboard.campaigns.policy.service import Policy, policy_service
 from switchboard.campaigns.rules.compiled import compile_rule_template
 from switchboard.campaigns.rules.conditions import evaluate
-from switchboard.campaigns.rules.templates import MessageTemplate, TemplateError, render
+from switchboard.campaigns.rules.templates import TemplateError, render
 from switchboard.campaigns.schedule.clock import Clock
-from switchboard.campaigns.schedule.passes import run_passes
 from switchboard.campaigns.schedule.scheduler import message_request, opted_out_of
-from switchboard.campaigns.timing import (
-    SendWindow,
-    contact_zone,
-    next_allowed,
-    next_local_time,
-    resolve_zone,
-)
+from switchboard.campaigns.timing import SendWindow, hold, next_local_time
 from switchboard.common.db import Database
-from switchboard.common.notify import Wakeup
+from switchboard.common.notify import Wakeup, run_passes
 from switchboard.common.outbox import Outbox
 from switchboard.contracts import AnyEvent
 
@@ -83,7 +77,9 @@ _DUE = text(
     SELECT e.id, e.tenant_id, e.campaign_id, e.version, e.contact_id, e.address, e.step,
            e.waiting, e.facts,
            (SELECT c.announce_enrollments FROM campaigns.campaigns AS c
-            WHERE c.id = e.campaign_id) AS announce_enrollments
+            WHERE c.id = e.campaign_id) AS announce_enrollments,
+           (SELECT c.event_attributes FROM campaigns.campaigns AS c
+            WHERE c.id = e.campaign_id) AS event_attributes
     FROM campaigns.enrollments AS e
     WHERE e.status = 'active' AND e.next_run_at <= :now
       AND e.campaign_id = ANY(CAST(:campaign_ids AS uuid[]))
@@ -191,7 +187,6 @@ class JourneyRunner:
         self.batch = batch
         self.poll_seconds = poll_seconds
         self._versions: dict[tuple[UUID, int], list[Step]] = {}
-        self._templates: dict[tuple[UUID, int, int], MessageTemplate] = {}
         self._swept_at: datetime | None = None
         self._wakeup = Wakeup(db.url, JOURNEY_CHANNEL)
         self.outbox = Outbox(outbox)
@@ -208,7 +203,7 @@ class JourneyRunner:
             await self.sweep_dates()
             return await self._until_next_due()
 
-        await run_passes("journeys", self._wakeup, work, idle, poll_seconds=self.poll_seconds)
+        await run_passes("journeys", self._wakeup, work, idle, retry_seconds=self.poll_seconds)
 
     async def advance_due(self) -> int:
         """One pass over the enrollments due now; how many moved."""
@@ -223,7 +218,7 @@ class JourneyRunner:
             if not rows:
                 return 0
             contacts = await _contacts(session, rows)
-            opted_out = await opted_out_of(session, rows)
+            opted_out = await opted_out_of(session, ((r.tenant_id, r.address) for r in rows))
             policies: dict[UUID, Policy] = {}
             for tenant_id in {row.tenant_id for row in rows}:
                 policies[tenant_id] = await policy_service.get(session, tenant_id)
@@ -314,9 +309,7 @@ class JourneyRunner:
             day = _date(contact.attributes.get(trigger.attribute))
             if day is None:
                 continue
-            zone = contact_zone(
-                contact.time_zone, contact.number_zone, policy.default_time_zone
-            ).zone
+            zone, _ = policy.place(contact.address, contact)
             start = _local(day + timedelta(days=trigger.offset_days), trigger.at, zone)
             if not now - timedelta(days=1) <= start <= now + timedelta(days=1):
                 continue
@@ -338,24 +331,8 @@ class JourneyRunner:
         policies: dict[UUID, Policy],
         now: datetime,
     ) -> Context:
-        policy = policies[row.tenant_id]
-        if contact is None:
-            zone = resolve_zone(None, row.address, policy.default_time_zone).zone
-            window = policy.window_for(row.address)
-        else:
-            zone = contact_zone(
-                contact.time_zone, contact.number_zone, policy.default_time_zone
-            ).zone
-            window = policy.window_in(contact.region)
-        facts = {
-            "event": dict(row.facts),
-            "contact": {
-                "address": row.address,
-                "display_name": contact.display_name if contact else None,
-                "time_zone": contact.time_zone if contact else None,
-                "attributes": dict(contact.attributes) if contact else {},
-            },
-        }
+        zone, window = policies[row.tenant_id].place(row.address, contact)
+        facts = {"event": dict(row.facts), "contact": contact_facts(row.address, contact)}
         left = "the contact is blocked" if contact is not None and contact.blocked else None
         return Context(now, zone, window, facts, left)
 
@@ -438,25 +415,14 @@ class JourneyRunner:
             "sent_at": None,
         }
         try:
-            template = self._template(row.campaign_id, row.version, position, step, row.facts)
+            template = compile_rule_template(step.template, row.event_attributes)
             send["body"] = render(template, {**context.facts, "now": now})
         except TemplateError as error:
             send.update(status="skipped", reason=f"template: {error}")
             return send
-        due = next_allowed(now, context.zone, context.window)
-        if due > now:
-            local = due.astimezone(context.zone).strftime("%a %H:%M")
-            send.update(due_at=due, reason=f"quiet hours: held until {local} {context.zone}")
+        due, reason = hold(now, context.zone, context.window)
+        send.update(due_at=due, reason=reason)
         return send
-
-    def _template(
-        self, campaign_id: UUID, version: int, position: int, step: SendStep, facts: Any
-    ) -> MessageTemplate:
-        key = (campaign_id, version, position)
-        if key not in self._templates:
-            attributes = [name for name in facts if name != "type"]
-            self._templates[key] = compile_rule_template(step.template, attributes)
-        return self._templates[key]
 
     async def _steps(self, session: AsyncSession, campaign_id: UUID, version: int) -> list[Step]:
         key = (campaign_id, version)

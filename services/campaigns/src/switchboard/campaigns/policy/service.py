@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from types import MappingProxyType
+from typing import Protocol
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from sqlalchemy import func
@@ -23,8 +25,18 @@ from switchboard.campaigns.policy.schemas import (
     narrowed,
 )
 from switchboard.campaigns.timing.quiet_hours import SendWindow
+from switchboard.campaigns.timing.zones import contact_zone, resolve_zone
 
 _SECONDS_PER_HOUR = 3600
+
+
+class Placed(Protocol):
+    """A contact as the replica keeps it: the zone they set, and their number's zone and region
+    (worked out when the contact changed)."""
+
+    time_zone: str | None
+    number_zone: str | None
+    region: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +63,15 @@ class Policy:
         if not self.region_windows:  # no need to read the number
             return self._windows[None]
         return self.window_in(region_of(address))
+
+    def place(self, address: str, contact: Placed | None) -> tuple[ZoneInfo, SendWindow]:
+        """The zone and send window of a send to `address`: from the replica's contact, else
+        (a contact campaigns does not know) from the number itself."""
+        if contact is None:
+            zone = resolve_zone(None, address, self.default_time_zone)
+            return zone.zone, self.window_for(address)
+        zone = contact_zone(contact.time_zone, contact.number_zone, self.default_time_zone)
+        return zone.zone, self.window_in(contact.region)
 
     def window_in(self, region: str | None) -> SendWindow:
         """`window_for` a number of `region` (None: a number of no known region)."""

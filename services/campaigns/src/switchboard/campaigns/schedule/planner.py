@@ -17,7 +17,6 @@ A send's idempotency key is the rule's and the event's: an event redelivered is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -28,20 +27,19 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.campaigns import metrics
+from switchboard.campaigns.contacts.service import contact_facts
 from switchboard.campaigns.journeys.reactions import enroll_on_event
-from switchboard.campaigns.models import Contact, Rule, ScheduledSend
+from switchboard.campaigns.models import Contact, ScheduledSend
 from switchboard.campaigns.policy.service import policy_service
-from switchboard.campaigns.rules.compiled import available_fields
+from switchboard.campaigns.rules.compiled import compile_rule_template
 from switchboard.campaigns.rules.conditions import evaluate, parse_condition
 from switchboard.campaigns.rules.service import rule_service
 from switchboard.campaigns.rules.templates import (
-    MessageTemplate,
     TemplateError,
-    compile_template,
     render,
 )
 from switchboard.campaigns.schedule.clock import Clock
-from switchboard.campaigns.timing import contact_zone, next_allowed, resolve_zone
+from switchboard.campaigns.timing import hold
 from switchboard.contracts import BusinessEventData, BusinessEventReceived
 
 log = structlog.get_logger(__name__)
@@ -50,16 +48,9 @@ RULE_PRIORITY = 0
 """A rule's message answers something that just happened: it goes before campaigns' bulk."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    version: int
-    template: MessageTemplate
-
-
 class RulePlanner:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self._templates: dict[UUID, _Compiled] = {}
 
     async def plan(self, session: AsyncSession, event: BusinessEventReceived) -> int:
         """Enroll and schedule what `event` causes, in `session`'s transaction; how many rule
@@ -80,12 +71,7 @@ class RulePlanner:
         if not rules:
             return 0
         policy = await policy_service.get(session, tenant_id)
-        if contact is None:
-            zone = resolve_zone(None, to_address, policy.default_time_zone)
-            window = policy.window_for(to_address)
-        else:
-            zone = contact_zone(contact.time_zone, contact.number_zone, policy.default_time_zone)
-            window = policy.window_in(contact.region)
+        zone, window = policy.place(to_address, contact)
         rows = []
         for rule in rules:
             lacking = [name for name in rule.event_attributes if data.attributes.get(name) is None]
@@ -106,7 +92,7 @@ class RulePlanner:
                 "priority": RULE_PRIORITY,
                 "requested_at": requested,
                 "due_at": requested,
-                "time_zone": zone.zone.key,
+                "time_zone": zone.key,
                 "status": "scheduled",
                 "reason": None,
                 "rule_id": rule.id,
@@ -115,16 +101,15 @@ class RulePlanner:
                 "body": "",
             }
             try:
-                row["body"] = render(self._template(rule), {**facts, "now": now})
+                template = compile_rule_template(rule.template, rule.event_attributes)
+                row["body"] = render(template, {**facts, "now": now})
             except TemplateError as error:
                 row.update(status="skipped", reason=f"template: {error}")
             if contact is not None and contact.blocked:
                 row.update(status="skipped", reason="the contact is blocked")
             if row["status"] == "scheduled":
-                due = next_allowed(requested, zone.zone, window)
-                if due > requested:
-                    local = due.astimezone(zone.zone).strftime("%a %H:%M")
-                    row.update(due_at=due, reason=f"quiet hours: held until {local} {zone.zone}")
+                due, reason = hold(requested, zone, window)
+                row.update(due_at=due, reason=reason)
             rows.append(row)
         if not rows:
             return 0
@@ -138,15 +123,6 @@ class RulePlanner:
         for status in planned:
             metrics.RULE_SENDS.labels(status).inc()
         return len(planned)
-
-    def _template(self, rule: Rule) -> MessageTemplate:
-        """The rule's template, compiled once per version."""
-        cached = self._templates.get(rule.id)
-        if cached is None or cached.version != rule.version:
-            available = available_fields(rule.event_attributes)
-            cached = _Compiled(rule.version, compile_template(rule.template, available=available))
-            self._templates[rule.id] = cached
-        return cached.template
 
 
 async def _contact(
@@ -170,10 +146,5 @@ def _facts(data: BusinessEventData, contact: Contact | None, address: str) -> di
     contact as the replica knows them."""
     return {
         "event": {**data.attributes, "type": data.type},
-        "contact": {
-            "address": address,
-            "display_name": contact.display_name if contact else None,
-            "time_zone": contact.time_zone if contact else None,
-            "attributes": dict(contact.attributes) if contact else {},
-        },
+        "contact": contact_facts(address, contact),
     }

@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,11 +38,10 @@ from switchboard.campaigns import metrics
 from switchboard.campaigns.models import outbox
 from switchboard.campaigns.policy.service import Policy, policy_service
 from switchboard.campaigns.schedule.clock import Clock
-from switchboard.campaigns.schedule.passes import run_passes
 from switchboard.campaigns.schedule.retention import purge
-from switchboard.campaigns.timing import is_allowed, next_allowed
+from switchboard.campaigns.timing import hold, is_allowed
 from switchboard.common.db import Database
-from switchboard.common.notify import Wakeup
+from switchboard.common.notify import Wakeup, run_passes
 from switchboard.common.outbox import Outbox
 from switchboard.contracts import (
     AnyEvent,
@@ -171,7 +170,7 @@ class Scheduler:
                 purged_at = now
             return await self._until_next_due()
 
-        await run_passes("scheduler", self._wakeup, work, idle, poll_seconds=self.poll_seconds)
+        await run_passes("scheduler", self._wakeup, work, idle, retry_seconds=self.poll_seconds)
 
     async def send_due(self) -> Pass:
         """One pass over the sends due now (see the module's docstring)."""
@@ -189,7 +188,7 @@ class Scheduler:
                 t: await policy_service.get(session, t) for t in {r.tenant_id for r in rows}
             }
             sent_before = await _recent_sends(session, rows, policies, now)
-            opted_out = await opted_out_of(session, rows)
+            opted_out = await opted_out_of(session, ((r.tenant_id, r.to_address) for r in rows))
             sending: list[Row[Any]] = []
             changed: dict[str, list[Any]] = {
                 "ids": [],
@@ -205,9 +204,8 @@ class Scheduler:
                 if (row.tenant_id, row.to_address) in opted_out:
                     verdict = ("skipped", row.due_at, "the contact opted out")
                 elif not is_allowed(now, zone, window):
-                    opens = next_allowed(now, zone, window)
-                    local = opens.astimezone(zone).strftime("%a %H:%M")
-                    verdict = ("scheduled", opens, f"quiet hours: held until {local} {zone}")
+                    opens, reason = hold(now, zone, window)
+                    verdict = ("scheduled", opens, reason or "")
                 elif policy.frequency_cap is not None:
                     key = (row.tenant_id, row.to_address)
                     if sent_before[key] >= policy.frequency_cap.max_messages:
@@ -255,12 +253,14 @@ class Scheduler:
         return max(0.0, min(self.poll_seconds, (due - self.clock.now()).total_seconds()))
 
 
-async def opted_out_of(session: AsyncSession, rows: Sequence[Row[Any]]) -> set[tuple[UUID, str]]:
-    """Which of these rows' recipients (`tenant_id`, `to_address` or `address`) opted out."""
-    addresses = {getattr(row, "to_address", None) or row.address for row in rows}
+async def opted_out_of(
+    session: AsyncSession, recipients: Iterable[tuple[UUID, str]]
+) -> set[tuple[UUID, str]]:
+    """Which of these (tenant, address) recipients opted out."""
+    wanted = set(recipients)
     parameters = {
-        "tenant_ids": sorted({row.tenant_id for row in rows}),
-        "addresses": sorted(addresses),
+        "tenant_ids": sorted({tenant_id for tenant_id, _ in wanted}),
+        "addresses": sorted({address for _, address in wanted}),
     }
     return {(r.tenant_id, r.address) for r in await session.execute(_OPTED_OUT, parameters)}
 

@@ -233,3 +233,13 @@ def _clock_reaches(wall: datetime, zone: ZoneInfo) -> datetime:
     if first.astimezone(zone).replace(tzinfo=None) == wall:
         return first
     return _offset_change(first - timedelta(days=1), first, zone)
+
+
+def hold(requested: datetime, zone: ZoneInfo, window: SendWindow) -> tuple[datetime, str | None]:
+    """When a send requested for `requested` may go, and, if that is later, why: the reason a
+    send held for quiet hours shows ("quiet hours: held until Mon 08:00 America/New_York")."""
+    due = next_allowed(requested, zone, window)
+    if due <= requested:
+        return due, None
+    local = due.astimezone(zone).strftime("%a %H:%M")
+    return due, f"quiet hours: held until {local} {zone}"

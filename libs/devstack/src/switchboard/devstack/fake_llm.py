@@ -2,8 +2,21 @@
 for tests.
 
 They check the API key the way each service does, record every request body (in `requests`, in
-arrival order, whatever the endpoint), answer in each API's JSON shapes (usage included), and
-can be told to misbehave:
+arrival order, whatever the endpoint), and answer in each API's JSON shapes (usage included).
+
+What a chat request is answered with, in this order:
+
+- `turns`, a queue: each entry answers one request. A string is a text answer; a list of
+  `(tool name, arguments)` is tool calls, in the API's own shape (Anthropic: `tool_use` blocks
+  with ids `toolu_<hex>` and `stop_reason: "tool_use"`; OpenAI: `message.tool_calls` with ids
+  `call_<hex>`, JSON-string `arguments`, `content: null` and `finish_reason: "tool_calls"`).
+  OpenAI's arguments may be given as a raw string, sent verbatim (to test malformed JSON);
+  Anthropic's API always answers an object, so a string there must be a JSON object;
+- else `respond(body)`, when set: the same choice, made from the request body as received;
+- else `reply`, a fixed text.
+
+A failure (below) is answered before any of these, and does not use up a turn. The fakes can
+be told to misbehave:
 
 - `fail_with` is a queue of `(status, error type)` answered before any success, in each API's
   error format;
@@ -17,9 +30,10 @@ can be told to misbehave:
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -27,6 +41,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 ErrorResponse = Callable[[int, str, str], JSONResponse]
+ToolCalls = Sequence[tuple[str, Mapping[str, Any] | str]]
+"""Tool calls to answer with: each tool's name and its arguments (or their raw text)."""
+Turn = str | ToolCalls
+"""One answer: text, or tool calls."""
 
 # Every category OpenAI's moderation models answer, in the API's spelling.
 MODERATION_CATEGORIES = (
@@ -56,6 +74,10 @@ class _Fake:
     """Seconds every 429 tells the client to wait (its `retry-after` header)."""
     delay: float = 0.0
     """Seconds every request waits before it is answered."""
+    turns: list[Turn] = field(default_factory=list)
+    """Answers to the next chat requests, one each, in order (text, or tool calls)."""
+    respond: Callable[[dict[str, Any]], Turn] | None = None
+    """The answer to a chat request when `turns` is empty, from its body; else `reply`."""
 
     # The error types this API answers a bad key and a rate limit with, and the 401's message.
     auth_error: ClassVar[tuple[str, str]] = ("authentication_error", "invalid API key")
@@ -67,6 +89,18 @@ class _Fake:
 
     def _tokens(self, text: str) -> int:
         return max(1, len(text.split()))
+
+    def _answer(self, body: dict[str, Any]) -> Turn:
+        if self.turns:
+            return self.turns.pop(0)
+        if self.respond is not None:
+            return self.respond(body)
+        return self.reply
+
+    def _output_tokens(self, answer: Turn) -> int:
+        if isinstance(answer, str):
+            return self._tokens(answer)
+        return sum(self._tokens(f"{name} {_arguments_text(args)}") for name, args in answer)
 
     async def _refusal(self, authorized: bool, error: ErrorResponse) -> JSONResponse | None:
         """What a request gets instead of an answer, if anything: after the delay, a bad key's
@@ -99,18 +133,32 @@ class FakeAnthropic(_Fake):
             if refusal := await self._refusal(authorized, _anthropic_error):
                 return refusal
             prompt = " ".join(str(m["content"]) for m in body["messages"])
+            answer = self._answer(body)
+            content: list[dict[str, Any]]
+            if isinstance(answer, str):
+                content = [{"type": "text", "text": answer}]
+            else:
+                content = [
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_" + secrets.token_hex(12),
+                        "name": name,
+                        "input": json.loads(args) if isinstance(args, str) else dict(args),
+                    }
+                    for name, args in answer
+                ]
             return JSONResponse(
                 {
                     "id": "msg_" + secrets.token_hex(12),
                     "type": "message",
                     "role": "assistant",
                     "model": body["model"],
-                    "content": [{"type": "text", "text": self.reply}],
-                    "stop_reason": "end_turn",
+                    "content": content,
+                    "stop_reason": "end_turn" if isinstance(answer, str) else "tool_use",
                     "stop_sequence": None,
                     "usage": {
                         "input_tokens": self._tokens(str(body.get("system", "")) + " " + prompt),
-                        "output_tokens": self._tokens(self.reply),
+                        "output_tokens": self._output_tokens(answer),
                     },
                 }
             )
@@ -136,7 +184,22 @@ class FakeOpenAI(_Fake):
             self.requests.append(body)
             if refusal := await self._refusal(self._authorized(request), _openai_error):
                 return refusal
-            prompt = " ".join(str(m["content"]) for m in body["messages"])
+            prompt = " ".join(str(m.get("content")) for m in body["messages"])
+            answer = self._answer(body)
+            message: dict[str, Any]
+            if isinstance(answer, str):
+                message = {"role": "assistant", "content": answer}
+            else:
+                calls = [
+                    {
+                        "id": "call_" + secrets.token_hex(12),
+                        "type": "function",
+                        "function": {"name": name, "arguments": _arguments_text(args)},
+                    }
+                    for name, args in answer
+                ]
+                message = {"role": "assistant", "content": None, "tool_calls": calls}
+            output_tokens = self._output_tokens(answer)
             return JSONResponse(
                 {
                     "id": "chatcmpl-" + secrets.token_hex(12),
@@ -146,14 +209,14 @@ class FakeOpenAI(_Fake):
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": self.reply},
-                            "finish_reason": "stop",
+                            "message": message,
+                            "finish_reason": "stop" if isinstance(answer, str) else "tool_calls",
                         }
                     ],
                     "usage": {
                         "prompt_tokens": self._tokens(prompt),
-                        "completion_tokens": self._tokens(self.reply),
-                        "total_tokens": self._tokens(prompt) + self._tokens(self.reply),
+                        "completion_tokens": output_tokens,
+                        "total_tokens": self._tokens(prompt) + output_tokens,
                     },
                 }
             )
@@ -191,6 +254,11 @@ class FakeOpenAI(_Fake):
             "category_scores": {c: 0.97 if c in flagged else 0.0001 for c in categories},
             "category_applied_input_types": {c: ["text"] for c in categories},
         }
+
+
+def _arguments_text(arguments: Mapping[str, Any] | str) -> str:
+    """Arguments as the JSON text OpenAI sends them in; raw text as it was given."""
+    return arguments if isinstance(arguments, str) else json.dumps(dict(arguments))
 
 
 def _moderation_inputs(body: dict[str, Any]) -> list[str]:

@@ -18,6 +18,9 @@ from switchboard.llm.provider import (
     CompletionRequest,
     LLMProvider,
     Role,
+    Tool,
+    ToolCall,
+    ToolResult,
 )
 
 ProviderName = Literal["offline"]
@@ -103,6 +106,9 @@ __all__ = [
     "ProviderKind",
     "ProviderName",
     "Role",
+    "Tool",
+    "ToolCall",
+    "ToolResult",
     "UnpricedModelError",
     "create_chain",
     "create_provider",

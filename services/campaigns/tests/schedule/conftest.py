@@ -21,8 +21,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from switchboard.campaigns.journeys.endpoints import get_clock
 from switchboard.campaigns.models import outbox
+from switchboard.campaigns.schedule.clock import get_clock
 from switchboard.campaigns.schedule.scheduler import Scheduler
 from switchboard.campaigns.worker import events_consumer
 from switchboard.common.db import Database

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from switchboard.campaigns.agent.endpoints import router as agent_decisions
 from switchboard.campaigns.config import CampaignsSettings
 from switchboard.campaigns.contacts.endpoints import router as contacts
 from switchboard.campaigns.events.endpoints import router as events
@@ -30,7 +31,8 @@ def create_app(
         title="Switchboard campaigns",
         description="Business events, the rules that turn them into messages, multi-step "
         "campaigns (journeys) contacts are enrolled in, the sending policy (quiet hours, "
-        "frequency cap) those messages keep to, and the schedule of sends.",
+        "frequency cap) those messages keep to, the schedule of sends, and the AI agent's "
+        "decisions (with their reasoning) and approval queue.",
         lifespan=replica_lifespan("campaigns", platform, settings),
-        routers=[events, rules, journeys, policy, scheduled_sends, contacts],
+        routers=[events, rules, journeys, policy, scheduled_sends, agent_decisions, contacts],
     )

@@ -9,8 +9,8 @@ EVENTS_INGESTED = Counter(
 )
 RULE_SENDS = Counter(
     "switchboard_campaigns_rule_sends",
-    "Sends rules planned, by what became of them (scheduled, skipped), and events that could "
-    "not qualify (no_contact, lacks_attributes).",
+    "Sends rules planned, by what became of them (scheduled, skipped, composing: asked of the "
+    "agent), and events that could not qualify (no_contact, lacks_attributes).",
     ["outcome"],
 )
 SCHEDULED_SENDS = Counter(
@@ -28,4 +28,9 @@ PASS_DURATION = Histogram(
     "How long a pass of the journey runner or the scheduler took, when it had work.",
     ["loop"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+AGENT_DECISIONS = Counter(
+    "switchboard_campaigns_agent_decisions",
+    "The agent's answers: send, skip, delay; and attempts that gave none (retried, failed).",
+    ["outcome"],
 )

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     Identity,
     Index,
     Integer,
+    Numeric,
     SmallInteger,
     String,
     Text,
@@ -134,7 +137,9 @@ class Rule(Base):
     """The event attributes the rule needs (its template may read no others); an event without
     one of them does not qualify."""
     condition: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    template: Mapped[str] = mapped_column(Text)
+    template: Mapped[str | None] = mapped_column(Text)
+    compose: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    """Instead of `template`: the message in plain language, for the agent (`agent/compose.py`)."""
     channel: Mapped[str] = mapped_column(String(16), default="sms")
     from_address: Mapped[str | None] = mapped_column(String(32))
     delay_seconds: Mapped[int] = mapped_column(Integer, default=0)
@@ -226,8 +231,108 @@ class ScheduledSend(Base):
     """The campaign step (its index in the enrollment's version) that planned it."""
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivery_status: Mapped[str | None] = mapped_column(String(16))
+    decision_id: Mapped[uuid.UUID | None] = mapped_column()
+    """The agent's decision that wrote it, for an AI-composed message."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AgentDecision(Base):
+    """The agent asked about one contact for a rule or a campaign step, and what came of it.
+
+    The agent's due table (`FOR UPDATE SKIP LOCKED`, like `scheduled_sends`): `pending` until
+    `due_at`, `deciding` while a worker holds its lease, then `decided` (its `outcome` says what
+    the checks made of it), `awaiting_approval` (then `approved` or `rejected` by an operator),
+    or `failed` (no valid decision from the model after its attempts). Kept for audit with the
+    model's reasoning, confidence, tools used, tokens and cost.
+    """
+
+    __tablename__ = "agent_decisions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        Index(
+            "ix_agent_decisions_due",
+            "due_at",
+            postgresql_where=text("status IN ('pending', 'deciding')"),
+        ),
+        Index("ix_agent_decisions_tenant", "tenant_id", "id"),
+        Index("ix_agent_decisions_status", "tenant_id", "status", "id"),
+        Index("ix_agent_decisions_campaign", "campaign_id", "id"),
+        Index("ix_agent_decisions_rule", "rule_id", "id"),
+        Index(
+            "ix_agent_decisions_open_enrollment",
+            "enrollment_id",
+            postgresql_where=text("status IN ('pending', 'deciding', 'awaiting_approval')"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid7)
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    idempotency_key: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    rule_id: Mapped[uuid.UUID | None] = mapped_column()
+    rule_version: Mapped[int | None] = mapped_column(Integer)
+    event_id: Mapped[uuid.UUID | None] = mapped_column()
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column()
+    enrollment_id: Mapped[uuid.UUID | None] = mapped_column()
+    step: Mapped[int | None] = mapped_column(Integer)
+    contact_id: Mapped[uuid.UUID | None] = mapped_column()
+    to_address: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(16))
+    from_address: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(SmallInteger)
+    compose: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    """The instructions, the length limit and whether approval is required, as written."""
+    facts: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    """The event (type and attributes) the decision is about."""
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delays: Mapped[int] = mapped_column(Integer, default=0)
+    """How many DELAYs came before this one (a chain of them ends in a skip)."""
+    previous_id: Mapped[uuid.UUID | None] = mapped_column()
+    """The decision that DELAYed to this one."""
+    action: Mapped[str | None] = mapped_column(String(8))
+    message: Mapped[str | None] = mapped_column(Text)
+    reasoning: Mapped[str | None] = mapped_column(Text)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    delay_minutes: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    """What happened after the checks: scheduled, held for quiet hours, skipped and why..."""
+    send_id: Mapped[uuid.UUID | None] = mapped_column()
+    tool_calls: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    """The tools the model used, with their arguments, in order."""
+    error: Mapped[str | None] = mapped_column(Text)
+    provider: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(Text)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0))
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    proposed_message: Mapped[str | None] = mapped_column(Text)
+    """The agent's own message, when an operator edited it before approving."""
+    reviewed_by: Mapped[str | None] = mapped_column(Text)
+    review_note: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReceivedMessage(Base):
+    """What contacts texted the tenant (from `messages.inbound`), for the agent's view of recent
+    messages beside the sends in `scheduled_sends`; purged after its retention."""
+
+    __tablename__ = "received_messages"
+    __table_args__ = (
+        Index("ix_received_messages_contact", "tenant_id", "address", "received_at"),
+        Index("ix_received_messages_received", "received_at"),
+    )
+
+    message_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    address: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Campaign(Base):
@@ -307,7 +412,8 @@ class Enrollment(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     step: Mapped[int] = mapped_column(Integer, default=0)
     waiting: Mapped[str | None] = mapped_column(String(16))
-    """What the current step waits for: `time` (a wait) or `reply` (until a timeout)."""
+    """What the current step waits for: `time` (a wait), `reply` (until a timeout), or `agent`
+    (its send step's decision; the agent moves it on, see `agent/runner.py`)."""
     next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     event_id: Mapped[uuid.UUID | None] = mapped_column()
     """The business event that enrolled the contact, if one did."""
@@ -358,7 +464,7 @@ class EnrollmentStep(Base):
     enrollment_id: Mapped[uuid.UUID] = mapped_column()
     step: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(32))
-    """entered, scheduled, skipped, waiting, branched, passed, waiting_reply, replied,
+    """entered, composing, scheduled, skipped, waiting, branched, passed, waiting_reply, replied,
     timed_out, exited, completed."""
     detail: Mapped[str | None] = mapped_column(Text)
     send_id: Mapped[uuid.UUID | None] = mapped_column()

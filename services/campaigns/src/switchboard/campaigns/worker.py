@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 
+from switchboard.campaigns.agent.agent import Agent
+from switchboard.campaigns.agent.runner import AgentRunner
+from switchboard.campaigns.agent.service import remember
 from switchboard.campaigns.config import CampaignsSettings
 from switchboard.campaigns.contacts.service import contact_replica
 from switchboard.campaigns.journeys.reactions import on_opt_in, on_opt_out, on_reply
@@ -29,6 +32,7 @@ from switchboard.contracts import (
     MessageStatusChanged,
     Topic,
 )
+from switchboard.llm import FallbackChain, PriceTable, ProviderConfig, create_providers
 
 CONSUMER_GROUP = "campaigns"
 
@@ -84,6 +88,7 @@ def events_consumer(
         if message.keyword is not None:  # STOP, HELP, START: the gateway's, and consent's
             return
         async with delivery.transaction() as session:
+            await remember(session, event.tenant_id, message)
             await on_reply(
                 session, event.tenant_id, message.from_address, message.body, clock.now()
             )
@@ -114,7 +119,22 @@ def events_consumer(
     return consumer
 
 
+def create_agent_runner(settings: CampaignsSettings, db: Database, clock: Clock) -> AgentRunner:
+    """The agent on the configured models (the offline provider when none is), every one priced."""
+    providers = create_providers(settings.llm_chain or [ProviderConfig(provider="offline")])
+    prices = PriceTable(settings.llm_prices)
+    for provider in providers:
+        prices.require(provider.model)
+    chain = FallbackChain(
+        providers, retries=settings.llm_retries, backoff=settings.llm_backoff_seconds
+    )
+    agent = Agent(chain, max_rounds=settings.agent_max_rounds)
+    return AgentRunner(db, clock, agent, prices, concurrency=settings.agent_concurrency)
+
+
 async def run() -> None:
+    settings = CampaignsSettings()
+
     async def loops(worker: Worker) -> Loops:
         bootstrap = worker.platform.kafka_bootstrap_servers
         clock = SystemClock()
@@ -123,6 +143,7 @@ async def run() -> None:
             "events-consumer": events_consumer(worker.db, worker.producer, bootstrap, clock).run(),
             "scheduler": Scheduler(worker.db, clock).run(),
             "journeys": JourneyRunner(worker.db, clock).run(),
+            "agent": create_agent_runner(settings, worker.db, clock).run(),
         }
 
-    await run_worker("campaigns", CampaignsSettings(), loops, outbox=outbox)
+    await run_worker("campaigns", settings, loops, outbox=outbox)

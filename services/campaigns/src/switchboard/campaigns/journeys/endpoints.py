@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
 from switchboard.campaigns.addresses import E164
 from switchboard.campaigns.journeys.schemas import (
@@ -25,20 +25,13 @@ from switchboard.campaigns.journeys.schemas import (
     EnrollmentStatus,
 )
 from switchboard.campaigns.journeys.service import campaign_service, enrollment_service
-from switchboard.campaigns.schedule.clock import Clock, SystemClock
+from switchboard.campaigns.schedule.clock import CurrentClock
 from switchboard.common.http import CurrentPrincipal, DbSession
 
 log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
 
-
-def get_clock() -> Clock:
-    """The time enrollments start and end at (tests may override it)."""
-    return SystemClock()
-
-
-CurrentClock = Annotated[Clock, Depends(get_clock)]
 
 _NAME_TAKEN: dict[int | str, dict[str, Any]] = {
     409: {"description": "The tenant already has a campaign of this name, or it is disabled."}

@@ -29,6 +29,8 @@ from switchboard.contracts import (
 
 CHUNK = 5000
 """Rows per statement when many contacts enter or leave at once."""
+JOURNEY_CHANNEL = "campaigns_journeys"
+"""NOTIFYed when enrollments become due: the journey runner wakes at once."""
 
 _outbox = Outbox(outbox)
 
@@ -106,6 +108,21 @@ _CANCEL_SENDS = text(
     WHERE enrollment_id = ANY(CAST(:ids AS uuid[])) AND status IN ('scheduled', 'paused')
     """
 )
+
+_CANCEL_DECISIONS = text(
+    """
+    UPDATE campaigns.agent_decisions
+    SET status = 'cancelled', outcome = 'cancelled: ' || :reason, lease_until = NULL
+    WHERE enrollment_id = ANY(CAST(:ids AS uuid[]))
+      AND status IN ('pending', 'deciding', 'awaiting_approval')
+    """
+)
+"""The agent's open decisions for enrollments taken out: nothing is decided or sent for them."""
+
+
+async def wake_journeys(session: AsyncSession) -> None:
+    """Wake the journey runners when this transaction commits (enrollments moved, due now)."""
+    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": JOURNEY_CHANNEL})
 
 
 @dataclass
@@ -213,9 +230,9 @@ async def end(
 ) -> int:
     """End active enrollments (`completed`, or `exited` with why); returns how many ended.
 
-    The sends they still had waiting are cancelled when they are taken out (a reply, an opt-out,
-    an operator); not when they finish their steps (`cancel_sends=False`), whose last messages
-    may still wait for their window."""
+    The sends they still had waiting, and the agent's open decisions for them, are cancelled
+    when they are taken out (a reply, an opt-out, an operator); not when they finish their
+    steps (`cancel_sends=False`), whose last messages may still wait for their window."""
     ended = 0
     for start in range(0, len(enrollment_ids), CHUNK):
         ids = list(enrollment_ids[start : start + CHUNK])
@@ -226,6 +243,7 @@ async def end(
         if cancel_sends:
             ended_ids = [row.id for row in rows]
             await session.execute(_CANCEL_SENDS, {"ids": ended_ids, "reason": reason})
+            await session.execute(_CANCEL_DECISIONS, {"ids": ended_ids, "reason": reason})
         path = Path()
         events: list[tuple[AnyEvent, bytes | None]] = []
         for row in rows:

@@ -20,8 +20,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.campaigns import metrics
-from switchboard.campaigns.journeys.enrollment import Candidate, Path, end, enroll
-from switchboard.campaigns.journeys.runner import JOURNEY_CHANNEL
+from switchboard.campaigns.journeys.enrollment import Candidate, Path, end, enroll, wake_journeys
 from switchboard.campaigns.journeys.steps import (
     WaitForReplyStep,
     exit_reply_matches,
@@ -120,7 +119,7 @@ async def on_reply(
     for reason, ids in exits.items():
         await end(session, ids, status="exited", reason=reason, now=now)
     if woken:
-        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": JOURNEY_CHANNEL})
+        await wake_journeys(session)
     metrics.JOURNEY_STEPS.labels("replied").inc(len(rows))
 
 

@@ -7,7 +7,9 @@ through its version's steps until it waits, leaves or completes (see `journeys/s
 `send` step plans a send on the schedule (the scheduler holds it out of quiet hours, caps and
 sends it), so a journey's messages keep every rule a rule's do; one due now, for a tenant
 without a frequency cap, is handed to the gateway (the outbox) in the pass's own transaction
-and recorded as sent, one hop less for a broadcast. A crash before the commit leaves
+and recorded as sent, one hop less for a broadcast. A `send` step written for the agent
+(`compose`) asks it instead and waits (`waiting = 'agent'`); the agent moves the enrollment on
+once its decision is settled (`agent/service.py`). A crash before the commit leaves
 the enrollments where they were; the sends' idempotency keys name the enrollment, the step and
 the pass's time, so nothing is planned twice.
 
@@ -32,9 +34,17 @@ from sqlalchemy import Row, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.campaigns import metrics
+from switchboard.campaigns.agent.compose import Compose
+from switchboard.campaigns.agent.service import ask
 from switchboard.campaigns.contacts.service import contact_facts
 from switchboard.campaigns.journeys import jobs
-from switchboard.campaigns.journeys.enrollment import Candidate, Path, ended_event, enroll
+from switchboard.campaigns.journeys.enrollment import (
+    JOURNEY_CHANNEL,
+    Candidate,
+    Path,
+    ended_event,
+    enroll,
+)
 from switchboard.campaigns.journeys.steps import (
     BranchStep,
     ExitStep,
@@ -61,7 +71,6 @@ from switchboard.contracts import AnyEvent
 
 log = structlog.get_logger(__name__)
 
-JOURNEY_CHANNEL = "campaigns_journeys"
 CAMPAIGN_PRIORITY = 1
 """A campaign's message goes after a rule's (priority 0) when both are due."""
 SWEEP_EVERY = timedelta(minutes=1)
@@ -74,7 +83,7 @@ _ACTIVE_CAMPAIGNS = text("SELECT id FROM campaigns.campaigns WHERE status = 'act
 # campaigns are active sorts every due enrollment each pass instead of reading the due index.
 _DUE = text(
     """
-    SELECT e.id, e.tenant_id, e.campaign_id, e.version, e.contact_id, e.address, e.step,
+    SELECT e.id, e.tenant_id, e.campaign_id, e.version, e.contact_id, e.address, e.step, e.event_id,
            e.waiting, e.facts,
            (SELECT c.announce_enrollments FROM campaigns.campaigns AS c
             WHERE c.id = e.campaign_id) AS announce_enrollments,
@@ -163,6 +172,8 @@ class Progress:
     ended: tuple[str, str] | None = None
     """(`completed` or `exited`, why) when it left the campaign."""
     sends: list[dict[str, Any]] = field(default_factory=list)
+    questions: list[dict[str, Any]] = field(default_factory=list)
+    """For the agent: the decisions a composed send step asks for."""
     path: list[tuple[int, str, str | None, UUID | None]] = field(default_factory=list)
 
 
@@ -224,6 +235,7 @@ class JourneyRunner:
                 policies[tenant_id] = await policy_service.get(session, tenant_id)
             path = Path()
             sends: list[dict[str, Any]] = []
+            questions: list[dict[str, Any]] = []
             moves: dict[str, list[Any]] = {
                 name: []
                 for name in (
@@ -248,6 +260,7 @@ class JourneyRunner:
                     path.add(row.tenant_id, row.campaign_id, row.id, step, outcome, now,
                              detail=detail, send_id=send_id)  # fmt: skip
                 sends += progress.sends
+                questions += progress.questions
                 status, reason, ended_at = "active", None, None
                 if progress.ended is not None:
                     (status, reason), ended_at = progress.ended, now
@@ -270,6 +283,7 @@ class JourneyRunner:
                 await session.execute(_PLAN_SENDS, columns)
             await self.outbox.add_many(session, [_handed(send) for send in handed])
             metrics.SCHEDULED_SENDS.labels("sent").inc(len(handed))
+            await ask(session, questions)
             await session.execute(_MOVE, moves)
             await path.write(session)
             await self.outbox.add_many(session, ended)
@@ -343,7 +357,7 @@ class JourneyRunner:
         if context.left is not None:
             progress.ended = ("exited", context.left)
             return progress
-        if row.waiting == "time":
+        if row.waiting in ("time", "agent"):  # the agent moves on with `time`; `agent`: not reached
             position += 1
         elif row.waiting == "reply":
             timed_out = steps[position]
@@ -357,6 +371,11 @@ class JourneyRunner:
                 progress.ended = ("completed", "completed")
                 return progress
             step = steps[position]
+            if isinstance(step, SendStep) and step.compose is not None:
+                progress.questions.append(self._question(row, position, step.compose, context))
+                progress.waiting, progress.next_run_at = "agent", None
+                progress.path.append((position, "composing", None, None))
+                return progress
             if isinstance(step, SendStep):
                 send = self._send(row, position, step, context)
                 outcome = "scheduled" if send["status"] == "scheduled" else "skipped"
@@ -390,6 +409,29 @@ class JourneyRunner:
                 return progress
         raise RuntimeError(f"enrollment {row.id} did not settle")  # unreachable when checked
 
+    def _question(
+        self, row: Row[Any], position: int, compose: Compose, context: Context
+    ) -> dict[str, Any]:
+        """The agent's decision a composed send step asks for, due now."""
+        now = context.now
+        return {
+            "tenant_id": row.tenant_id,
+            "idempotency_key": f"enrollment:{row.id}:step:{position}:{now.isoformat()}",
+            "campaign_id": row.campaign_id,
+            "enrollment_id": row.id,
+            "step": position,
+            "event_id": row.event_id,
+            "contact_id": row.contact_id,
+            "to_address": row.address,
+            "channel": "sms",
+            "from_address": None,
+            "priority": CAMPAIGN_PRIORITY,
+            "compose": compose.model_dump(mode="json"),
+            "facts": dict(row.facts),
+            "due_at": now,
+            "created_at": now,
+        }
+
     def _send(
         self, row: Row[Any], position: int, step: SendStep, context: Context
     ) -> dict[str, Any]:
@@ -415,6 +457,7 @@ class JourneyRunner:
             "sent_at": None,
         }
         try:
+            assert step.template is not None  # a composed step asks the agent instead
             template = compile_rule_template(step.template, row.event_attributes)
             send["body"] = render(template, {**context.facts, "now": now})
         except TemplateError as error:

@@ -313,8 +313,9 @@ class EnrollmentRead(BaseModel):
     status: EnrollmentStatus
     reason: str | None = Field(description="Why it ended, e.g. 'opted out'.")
     step: int = Field(description="The step (from 0) the contact is at.")
-    waiting: Literal["time", "reply"] | None = Field(
-        description="What the step waits for, if it waits."
+    waiting: Literal["time", "reply", "agent"] | None = Field(
+        description="What the step waits for, if it waits (`agent`: its composed message's "
+        "decision, see /v1/agent-decisions)."
     )
     next_run_at: datetime | None = Field(description="When the contact moves on next.")
     event_id: UUID | None = Field(description="The business event that enrolled the contact.")
@@ -331,8 +332,8 @@ class PathStep(BaseModel):
 
     step: int
     outcome: str = Field(
-        description="entered, scheduled, skipped, waiting, branched, passed, waiting_reply, "
-        "replied, timed_out, exited or completed."
+        description="entered, composing (the agent was asked), scheduled, skipped, waiting, "
+        "branched, passed, waiting_reply, replied, timed_out, exited or completed."
     )
     detail: str | None
     send_id: UUID | None = Field(description="The scheduled send the step planned, if any.")
@@ -353,6 +354,7 @@ class EnrollmentDetail(EnrollmentRead):
 
 OUTCOMES = (
     "entered",
+    "composing",
     "scheduled",
     "skipped",
     "waiting",
@@ -374,6 +376,7 @@ class StepMetrics(BaseModel):
     type: str
     id: str | None
     entered: int = 0
+    composing: int = Field(default=0, description="Times the agent was asked for a message.")
     scheduled: int = 0
     skipped: int = 0
     waiting: int = 0

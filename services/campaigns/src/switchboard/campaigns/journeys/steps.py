@@ -2,8 +2,9 @@
 
 Steps run in order; `branch` and the outcomes of `wait_for_reply` may jump to a step by its `id`.
 
-- `send`: a message from a template (checked when saved, like a rule's), held out of quiet
-  hours by the scheduler like any other send;
+- `send`: a message from a template (checked when saved, like a rule's), or written by the agent
+  from plain-language `compose` instructions (the enrollment waits for its decision), held out
+  of quiet hours by the scheduler like any other send;
 - `wait`: a delay (`seconds`), or until a time of day on the contact's clock (`until`, on some
   `weekdays` if given); a wait after a send counts from when the send is due, not when it was
   planned, so quiet hours never eat into it;
@@ -26,6 +27,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from pydantic_core import PydanticCustomError
 
+from switchboard.campaigns.agent.compose import Compose
 from switchboard.campaigns.rules.compiled import compile_rule_template
 from switchboard.campaigns.rules.conditions import Condition
 from switchboard.campaigns.rules.schemas import MAX_DELAY_SECONDS
@@ -45,7 +47,16 @@ class SendStep(BaseModel):
 
     type: Literal["send"] = "send"
     id: StepId | None = None
-    template: str = Field(min_length=1, max_length=4000)
+    template: str | None = Field(default=None, min_length=1, max_length=4000)
+    compose: Compose | None = None
+
+    @model_validator(mode="after")
+    def _one_message(self) -> SendStep:
+        if (self.template is None) == (self.compose is None):
+            raise PydanticCustomError(
+                "send", "A send step gives either a `template` or `compose` instructions."
+            )
+        return self
 
 
 class WaitStep(BaseModel):
@@ -123,7 +134,7 @@ def check_steps(steps: Sequence[Step], event_attributes: Sequence[str]) -> None:
         for target in _targets(step):
             if target not in index:
                 raise ValueError(f"Step {position} jumps to '{target}', which no step is called.")
-        if isinstance(step, SendStep):
+        if isinstance(step, SendStep) and step.template is not None:
             try:
                 compile_rule_template(step.template, event_attributes)
             except TemplateError as error:

@@ -22,10 +22,12 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from switchboard.campaigns.addresses import is_e164
+from switchboard.campaigns.agent.compose import Compose
 from switchboard.campaigns.events.schemas import EVENT_TYPE_PATTERN, Storable
 from switchboard.campaigns.models import Rule
 from switchboard.campaigns.rules.compiled import compile_rule_template
@@ -148,11 +150,17 @@ class RuleCreate(BaseModel):
         "the event lacks makes its comparison false, so it needs no declaring.",
         examples=[_EXAMPLE_CONDITION],
     )
-    template: TemplateSource = Field(
+    template: TemplateSource | None = Field(
+        default=None,
         description="The message (sandboxed Jinja2). It may read event.type, the declared "
         "event.<attribute>s, contact.address, contact.display_name, contact.time_zone, "
-        "contact.attributes.<name> and now.",
+        "contact.attributes.<name> and now. Give this or `compose`.",
         examples=[_EXAMPLE_TEMPLATE],
+    )
+    compose: Compose | None = Field(
+        default=None,
+        description="Instead of a template: the message in plain language, for the AI agent, "
+        "which decides to send (writing the message), skip or delay for each contact.",
     )
     channel: Channel = "sms"
     from_address: FromAddress | None = Field(
@@ -166,10 +174,20 @@ class RuleCreate(BaseModel):
 
     @field_validator("template")
     @classmethod
-    def _compiles(cls, source: str, info: ValidationInfo) -> str:
+    def _compiles(cls, source: str | None, info: ValidationInfo) -> str | None:
         attributes = info.data.get("event_attributes")
         # Invalid attributes are already reported; the template is checked once they are fixed.
-        return source if attributes is None else _template_fits(source, attributes)
+        if source is None or attributes is None:
+            return source
+        return _template_fits(source, attributes)
+
+    @model_validator(mode="after")
+    def _one_message(self) -> RuleCreate:
+        if (self.template is None) == (self.compose is None):
+            raise PydanticCustomError(
+                "message", "A rule gives either a `template` or `compose` instructions, not both."
+            )
+        return self
 
     def columns(self) -> dict[str, Any]:
         """The rule's columns, the condition in its JSON form."""
@@ -189,13 +207,14 @@ class RuleUpdate(BaseModel):
     event_type: EventType | None = None
     event_attributes: EventAttributes | None = None
     condition: Condition | None = None
-    template: TemplateSource | None = None
+    template: TemplateSource | None = Field(default=None, description="Replaces `compose`.")
+    compose: Compose | None = Field(default=None, description="Replaces `template`.")
     channel: Channel | None = None
     from_address: FromAddress | None = None
     delay_seconds: DelaySeconds | None = None
     enabled: StrictBool | None = Field(default=None, description="false pauses the rule.")
 
-    @field_validator(*_NOT_NULL, "enabled")
+    @field_validator(*_NOT_NULL, "compose", "enabled")
     @classmethod
     def _not_null(cls, value: object) -> object:
         if value is None:
@@ -204,9 +223,23 @@ class RuleUpdate(BaseModel):
             )
         return value
 
+    @model_validator(mode="after")
+    def _one_message(self) -> RuleUpdate:
+        if {"template", "compose"} <= self.model_fields_set:
+            raise PydanticCustomError(
+                "message", "A rule gives either a `template` or `compose` instructions, not both."
+            )
+        return self
+
     def columns(self) -> dict[str, Any]:
-        """The columns sent, the condition in its JSON form."""
-        return self.model_dump(mode="json", by_alias=True, include=self.model_fields_set)
+        """The columns sent, the condition in its JSON form; a new template drops the compose
+        instructions and new instructions drop the template."""
+        columns = self.model_dump(mode="json", by_alias=True, include=self.model_fields_set)
+        if "template" in self.model_fields_set:
+            columns["compose"] = None
+        if "compose" in self.model_fields_set:
+            columns["template"] = None
+        return columns
 
 
 class RuleRead(BaseModel):
@@ -218,10 +251,11 @@ class RuleRead(BaseModel):
     condition_text: str = Field(
         description="The condition in words.", examples=["event.total > 100"]
     )
-    template: str
+    template: str | None
     template_fields: list[str] = Field(
         description="The fields the template reads.", examples=[["contact.display_name"]]
     )
+    compose: Compose | None
     channel: Channel
     from_address: str | None
     delay_seconds: int
@@ -234,14 +268,16 @@ class RuleRead(BaseModel):
     def of(cls, rule: Rule) -> RuleRead:
         """The rule as the API shows it, with its condition in words and its template's fields."""
         condition = parse_condition(rule.condition)
-        template = compile_rule_template(rule.template, rule.event_attributes)
+        fields: list[str] = []
+        if rule.template is not None:
+            fields = list(compile_rule_template(rule.template, rule.event_attributes).fields)
         columns = {name: getattr(rule, name) for name in _READ_COLUMNS}
         return cls.model_validate(
             columns
             | {
                 "condition": condition,
                 "condition_text": describe(condition),
-                "template_fields": list(template.fields),
+                "template_fields": fields,
             }
         )
 
@@ -252,6 +288,7 @@ _READ_COLUMNS = (
     "event_type",
     "event_attributes",
     "template",
+    "compose",
     "channel",
     "from_address",
     "delay_seconds",

@@ -101,11 +101,11 @@ class RuleService:
 
 def _check_template(rule: Rule, sent: dict[str, Any]) -> None:
     """A 422, in the API's usual shape, if the template does not fit the rule as it would be."""
+    template = sent.get("template", rule.template)
+    if template is None:  # composed by the agent: nothing to compile
+        return
     try:
-        compile_rule_template(
-            sent.get("template", rule.template),
-            sent.get("event_attributes", rule.event_attributes),
-        )
+        compile_rule_template(template, sent.get("event_attributes", rule.event_attributes))
     except TemplateError as error:
         field = "template" if "template" in sent else "event_attributes"
         raise RequestValidationError(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Annotated, Protocol
+
+from fastapi import Depends
 
 
 class Clock(Protocol):
@@ -15,3 +17,12 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+def get_clock() -> Clock:
+    """The API's clock: when enrollments start and end, decisions are reviewed (tests may
+    override it)."""
+    return SystemClock()
+
+
+CurrentClock = Annotated[Clock, Depends(get_clock)]

@@ -9,6 +9,8 @@ For each enabled rule on the event's type, in the transaction that takes the eve
 - otherwise the rule's template is rendered now, with the rule's version, so an edit never
   changes a send already planned; a template that cannot render, or a blocked contact, gives a
   send that is `skipped`, with the reason, so the operator sees it;
+- a rule written in plain language (`compose`) asks the agent instead, at the send's requested
+  time (`agent/runner.py`), which decides, writes and schedules it, or not;
 - the send is requested for now plus the rule's delay and is due at the first moment from then
   that the contact's send window allows, in the contact's time zone (the reason says it was held).
 
@@ -27,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.campaigns import metrics
+from switchboard.campaigns.agent.service import ask
 from switchboard.campaigns.contacts.service import contact_facts
 from switchboard.campaigns.journeys.reactions import enroll_on_event
 from switchboard.campaigns.models import Contact, ScheduledSend
@@ -54,7 +57,7 @@ class RulePlanner:
 
     async def plan(self, session: AsyncSession, event: BusinessEventReceived) -> int:
         """Enroll and schedule what `event` causes, in `session`'s transaction; how many rule
-        sends are new."""
+        sends (or questions to the agent) are new."""
         data, tenant_id = event.data, event.tenant_id
         contact = await _contact(session, tenant_id, data)
         to_address = data.contact_address or (contact.address if contact else None)
@@ -73,6 +76,7 @@ class RulePlanner:
         policy = await policy_service.get(session, tenant_id)
         zone, window = policy.place(to_address, contact)
         rows = []
+        questions = []
         for rule in rules:
             lacking = [name for name in rule.event_attributes if data.attributes.get(name) is None]
             if lacking:
@@ -82,6 +86,27 @@ class RulePlanner:
             if not evaluate(parse_condition(rule.condition), facts):
                 continue
             requested = now + timedelta(seconds=rule.delay_seconds)
+            blocked = contact is not None and contact.blocked
+            if rule.compose is not None and not blocked:
+                questions.append(
+                    {
+                        "tenant_id": tenant_id,
+                        "idempotency_key": f"rule:{rule.id}:event:{event_id}",
+                        "rule_id": rule.id,
+                        "rule_version": rule.version,
+                        "event_id": event_id,
+                        "contact_id": contact_id,
+                        "to_address": to_address,
+                        "channel": rule.channel,
+                        "from_address": rule.from_address,
+                        "priority": RULE_PRIORITY,
+                        "compose": rule.compose,
+                        "facts": facts["event"],
+                        "due_at": requested,
+                        "created_at": now,
+                    }
+                )
+                continue
             row = {
                 "tenant_id": tenant_id,
                 "idempotency_key": f"rule:{rule.id}:event:{data.business_event_id}",
@@ -101,18 +126,21 @@ class RulePlanner:
                 "body": "",
             }
             try:
-                template = compile_rule_template(rule.template, rule.event_attributes)
-                row["body"] = render(template, {**facts, "now": now})
+                if rule.template is not None:
+                    template = compile_rule_template(rule.template, rule.event_attributes)
+                    row["body"] = render(template, {**facts, "now": now})
             except TemplateError as error:
                 row.update(status="skipped", reason=f"template: {error}")
-            if contact is not None and contact.blocked:
+            if blocked:
                 row.update(status="skipped", reason="the contact is blocked")
             if row["status"] == "scheduled":
                 due, reason = hold(requested, zone, window)
                 row.update(due_at=due, reason=reason)
             rows.append(row)
+        asked = await ask(session, questions)
+        metrics.RULE_SENDS.labels("composing").inc(asked)
         if not rows:
-            return 0
+            return asked
         statement = (
             insert(ScheduledSend)
             .values(rows)
@@ -122,7 +150,7 @@ class RulePlanner:
         planned = list((await session.scalars(statement)).all())
         for status in planned:
             metrics.RULE_SENDS.labels(status).inc()
-        return len(planned)
+        return asked + len(planned)
 
 
 async def _contact(

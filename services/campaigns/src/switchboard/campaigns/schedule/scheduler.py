@@ -275,11 +275,18 @@ async def _recent_sends(
         if cap is None:
             continue
         addresses = sorted({r.to_address for r in rows if r.tenant_id == tenant_id})
-        since = now - timedelta(hours=cap.period_hours)
-        parameters = {"tenant_id": tenant_id, "addresses": addresses, "since": since}
-        for found in await session.execute(_RECENT, parameters):
-            counts[tenant_id, found.to_address] = found.sent
+        sent = await sent_since(session, tenant_id, addresses, now - cap.period)
+        for address, count in sent.items():
+            counts[tenant_id, address] = count
     return counts
+
+
+async def sent_since(
+    session: AsyncSession, tenant_id: UUID, addresses: list[str], since: datetime
+) -> dict[str, int]:
+    """How many proactive messages each of these addresses was sent since `since`."""
+    parameters = {"tenant_id": tenant_id, "addresses": addresses, "since": since}
+    return {found.to_address: found.sent for found in await session.execute(_RECENT, parameters)}
 
 
 def message_request(

@@ -35,6 +35,7 @@ from switchboard.contracts import (
     ConsentOptedOut,
     MessageRequestedData,
     Topic,
+    UsageRecordedData,
     contact_key,
     parse_event,
 )
@@ -58,11 +59,12 @@ class SetClock:
 
 class Outbound:
     """Every `message.requested` on `messages.outbound`, by tenant, as the gateway reads them,
-    and every event on `campaigns`."""
+    every event on `campaigns`, and every `usage.recorded` on `usage`."""
 
     def __init__(self) -> None:
         self.by_tenant: dict[UUID, list[MessageRequestedData]] = defaultdict(list)
         self.campaign_events: dict[UUID, list[tuple[bytes | None, AnyEvent]]] = defaultdict(list)
+        self.usage: dict[UUID, list[UsageRecordedData]] = defaultdict(list)
 
     def to(self, tenant_id: UUID) -> list[MessageRequestedData]:
         return self.by_tenant[tenant_id]
@@ -102,6 +104,7 @@ async def outbound(platform_env: dict[str, str]) -> AsyncIterator[Outbound]:
     consumer = AIOKafkaConsumer(
         Topic.MESSAGES_OUTBOUND.value,
         Topic.CAMPAIGNS.value,
+        Topic.USAGE.value,
         bootstrap_servers=PlatformSettings().kafka_bootstrap_servers,
         group_id=f"campaigns-test-outbound-{secrets.token_hex(4)}",
         auto_offset_reset="latest",
@@ -116,6 +119,8 @@ async def outbound(platform_env: dict[str, str]) -> AsyncIterator[Outbound]:
             event = parse_event(record.value)
             if event.type == "message.requested":
                 seen.by_tenant[event.tenant_id].append(event.data)
+            elif event.type == "usage.recorded":
+                seen.usage[event.tenant_id].append(event.data)
             elif record.topic == Topic.CAMPAIGNS.value:
                 seen.campaign_events[event.tenant_id].append((record.key, event))
 

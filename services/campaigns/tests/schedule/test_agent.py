@@ -34,6 +34,7 @@ from .conftest import (
     Outbound,
     SetClock,
     Tenant,
+    at_least,
     consent_is,
     eventually,
     publish_consent,
@@ -60,7 +61,7 @@ PRICES = PriceTable(
 
 class Script:
     """What the fake model answers, per contact: each request is recognised by the contact's
-    address in its first message, and gets that contact's next turn. A contact with no turn
+    address in its messages, and gets that contact's next turn. A contact with no turn
     left (another test's leftover decision) is skipped."""
 
     def __init__(self) -> None:
@@ -71,10 +72,9 @@ class Script:
         self.turns[address].extend(turns)
 
     def respond(self, body: dict[str, Any]) -> Turn:
-        first = body["messages"][0]["content"]
-        first = first if isinstance(first, str) else json.dumps(first)
+        conversation = json.dumps(body["messages"])
         for address, turns in self.turns.items():
-            if address in first:
+            if address in conversation:
                 self.requests[address].append(body)
                 if turns:
                     return turns.pop(0)
@@ -221,6 +221,47 @@ class TestARuleInPlainLanguage:
         await scheduler.send_due()
         [sent] = await delivered(outbound, customer, 1)
         assert (sent.to_address, sent.body) == (address, message)
+        # And each of the two model calls was published on `usage`, costed
+        calls = await eventually(lambda: at_least(outbound.usage[customer.id], 2))
+        assert [(u.purpose, u.model, u.contact_address) for u in calls] == [
+            ("composition", "claude-test", address)
+        ] * 2
+        assert sum(u.cost for u in calls) == Decimal(decision["cost"])
+
+    async def test_openai_decides_through_function_calling(
+        self,
+        campaigns: httpx.AsyncClient,
+        customer: Tenant,
+        clock: SetClock,
+        script: Script,
+        schedule_db: Database,
+        serve: Any,
+    ) -> None:
+        fake = FakeOpenAI(api_key="sk-test", respond=script.respond)
+        url = await serve(fake.app())
+        model = OpenAIProvider("gpt-test", api_key="sk-test", base_url=url + "/v1", timeout=5)
+        gpt = AgentRunner(
+            schedule_db, clock, Agent(FallbackChain([model], retries=0, backoff=0)), PRICES
+        )
+        await late_order_rule(campaigns, customer)
+        clock.set(at("2026-06-01 15:00"))
+        address = random_number()
+        script.add(
+            address,
+            [("current_time", {})],
+            [("decide", send("Sorry, your order is late; it arrives Friday."))],
+        )
+        await post_event(campaigns, customer, address)
+        await asked(campaigns, customer, address)
+        await decide(gpt)
+        [decision] = await decisions(campaigns, customer, to_address=address)
+        assert (decision["action"], decision["outcome"]) == ("SEND", "scheduled")
+        assert (decision["provider"], decision["model"]) == ("openai", "gpt-test")
+        # The tool's answer went back as a `tool` message: the contact's local time
+        first, second = script.requests[address]
+        assert first["tool_choice"] == "required"
+        [answer] = [m for m in second["messages"] if m["role"] == "tool"]
+        assert json.loads(answer["content"])["within_send_window"] is True
 
     async def test_a_skip_sends_nothing_and_says_why(
         self,

@@ -10,11 +10,20 @@ import pytest
 
 from switchboard.billing.app import create_app
 from switchboard.billing.config import BillingSettings
+from switchboard.billing.models import outbox
 from switchboard.billing.worker import usage_consumer
 from switchboard.common.db import Database
 from switchboard.common.kafka import create_producer
+from switchboard.common.outbox import OutboxRelay
 from switchboard.common.settings import PlatformSettings
-from switchboard.devstack.testkit import NewTenant, TenantKey, in_process
+from switchboard.contracts import Topic
+from switchboard.devstack.testkit import (
+    EventLog,
+    NewTenant,
+    TenantKey,
+    follow_topics,
+    in_process,
+)
 
 from .helpers import Tenant, wait_until_key_accepted
 
@@ -35,18 +44,38 @@ async def customer(billing: httpx.AsyncClient, tenant: Tenant) -> Tenant:
 
 
 @pytest.fixture(scope="session")
-async def billing_worker(platform_env: dict[str, str]) -> AsyncIterator[None]:
-    """The worker's `billing` consumer group, running as a task for the whole session."""
+async def billing_db(platform_env: dict[str, str]) -> AsyncIterator[Database]:
+    db = Database(PlatformSettings().database_url, pool_size=4, application_name="billing-test")
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture(scope="session")
+async def billing_worker(billing_db: Database) -> AsyncIterator[None]:
+    """The worker's `billing` consumer group and its outbox relay (which publishes the
+    entitlements), running as tasks for the whole session."""
     platform = PlatformSettings()
-    db = Database(platform.database_url, pool_size=4, application_name="billing-test-worker")
     producer = create_producer(platform.kafka_bootstrap_servers, client_id="billing-test")
     await producer.start()
-    task = asyncio.create_task(usage_consumer(platform, BillingSettings(), db, producer).run())
+    tasks = [
+        asyncio.create_task(
+            usage_consumer(platform, BillingSettings(), billing_db, producer).run()
+        ),
+        asyncio.create_task(OutboxRelay(billing_db, producer, outbox, idle_wait=0.2).run()),
+    ]
     yield
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     await producer.stop()
-    await db.dispose()
+
+
+@pytest.fixture(scope="session")
+async def entitlements(platform_env: dict[str, str]) -> AsyncIterator[EventLog]:
+    """Everything published on `entitlements` this session."""
+    bootstrap = PlatformSettings().kafka_bootstrap_servers
+    async with follow_topics(bootstrap, Topic.ENTITLEMENTS, group="billing-test") as log:
+        yield log
 
 
 @pytest.fixture

@@ -41,8 +41,10 @@ def llm_usage(
     cost: str = "0.0024",
     source_id: str | None = None,
     occurred_at: datetime | None = None,
+    contact_address: str | None = None,
 ) -> UsageRecorded:
     data = UsageRecordedData(
+        contact_address=contact_address,
         kind="llm_tokens",
         quantity=tokens,
         cost=Decimal(cost),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from switchboard.billing.config import BillingSettings
+from switchboard.billing.plans.endpoints import router as plans
+from switchboard.billing.quotas.endpoints import router as subscriptions
 from switchboard.billing.usage.endpoints import router as usage
 from switchboard.common.http import create_app as create_service_app
 from switchboard.common.runtime import replica_lifespan
@@ -21,7 +23,8 @@ def create_app(
         service="billing",
         platform=platform,
         title="Switchboard billing",
-        description="Usage and cost per tenant, counted once per billable fact.",
+        description="Usage and cost per tenant, counted once per billable fact; plans, who is on "
+        "which, and the quotas they leave (published to the other services as entitlements).",
         lifespan=replica_lifespan("billing", platform, settings),
-        routers=[usage],
+        routers=[usage, plans, subscriptions],
     )

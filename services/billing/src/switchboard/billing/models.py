@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, Numeric, String, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from switchboard.common.db import service_metadata
@@ -57,6 +71,65 @@ class UsageEntry(Base):
     recorded_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class Plan(Base):
+    """What a subscription includes and costs: data, not code (seeded, edited by the platform
+    admin). A limit left empty is unlimited."""
+
+    __tablename__ = "plans"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    interval: Mapped[str] = mapped_column(String(10))
+    """month or year."""
+    per_line: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The price is per line (a family plan's members each count)."""
+    messages_daily: Mapped[int | None] = mapped_column(Integer)
+    messages_monthly: Mapped[int | None] = mapped_column(Integer)
+    llm_tokens_monthly: Mapped[int | None] = mapped_column(BigInteger)
+    overage_price: Mapped[Decimal | None] = mapped_column(Numeric(10, 4))
+    """Per message beyond the monthly allowance; none: the allowance is a hard stop."""
+    features: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    """Offered to new subscribers; an inactive plan still serves its subscribers."""
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Subscription(Base):
+    """Who is on which plan: a tenant itself (`contact_address` empty), or one end user of a
+    consumer-assistant tenant. `announced` is the entitlement last published for it, so a
+    change is published once."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("tenant_id", "contact_address"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid7)
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    contact_address: Mapped[str] = mapped_column(Text, default="")
+    plan_id: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    """active, grace (payment failed, still served) or suspended."""
+    announced: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class QuotaCounter(Base):
+    """What one subscriber used in one period (a UTC day or month), counted once per ledger
+    fact: the tenant's row (`contact_address` empty) counts all of its end users too."""
+
+    __tablename__ = "quota_counters"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    contact_address: Mapped[str] = mapped_column(Text, primary_key=True)
+    period: Mapped[str] = mapped_column(String(5), primary_key=True)
+    """day or month."""
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    messages: Mapped[int] = mapped_column(BigInteger, default=0)
+    llm_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 outbox = outbox_table(Base.metadata)

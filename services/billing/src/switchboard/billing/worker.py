@@ -1,4 +1,5 @@
-"""Billing's worker: usage and delivery statuses become ledger rows; relays its outbox."""
+"""Billing's worker: usage and delivery statuses become ledger rows and quota counts; quotas
+reset with their periods; relays its outbox (the entitlements)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from aiokafka import AIOKafkaProducer
 
 from switchboard.billing.config import BillingSettings
 from switchboard.billing.models import inbox, outbox
+from switchboard.billing.quotas.resets import QuotaResets
 from switchboard.billing.usage.rates import RateCard
-from switchboard.billing.usage.tasks import LedgerFeed
+from switchboard.billing.usage.tasks import LedgerFeed, utc_now
 from switchboard.common.db import Database
 from switchboard.common.inbox import Inbox
 from switchboard.common.kafka import EventConsumer
@@ -39,6 +41,9 @@ async def run() -> None:
 
     async def loops(worker: Worker) -> Loops:
         consumer = usage_consumer(worker.platform, settings, worker.db, worker.producer)
-        return {"usage-consumer": consumer.run()}
+        return {
+            "usage-consumer": consumer.run(),
+            "quota-resets": QuotaResets(worker.db, utc_now).run(),
+        }
 
     await run_worker("billing", settings, loops, outbox=outbox)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,10 +55,11 @@ def sms_price(
 
 
 class UsageLedger:
-    async def record_usage(self, session: AsyncSession, event: UsageRecorded) -> None:
-        """Record the fact a usage event reports, unless the ledger already has it."""
+    async def record_usage(self, session: AsyncSession, event: UsageRecorded) -> bool:
+        """Record the fact a usage event reports, unless the ledger already has it; whether it
+        is new."""
         data = event.data
-        await self._insert(
+        return await self._insert(
             session,
             {
                 "tenant_id": event.tenant_id,
@@ -80,14 +81,15 @@ class UsageLedger:
 
     async def record_sms(
         self, session: AsyncSession, event: MessageStatusChanged, rate_card: RateCard
-    ) -> None:
-        """Record the segments of a sent SMS, at the provider's price or else the rate card's."""
+    ) -> bool:
+        """Record the segments of a sent SMS, at the provider's price or else the rate card's;
+        whether it is a new fact (its other status may have brought it already)."""
         data = event.data
         segments = billable_segments(data)
         if segments is None:
-            return
+            return False
         price, priced_by = sms_price(data, segments, rate_card)
-        await self._insert(
+        return await self._insert(
             session,
             {
                 "tenant_id": event.tenant_id,
@@ -148,8 +150,9 @@ class UsageLedger:
         statement = statement.order_by(UsageEntry.occurred_at.desc(), UsageEntry.id.desc())
         return (await session.scalars(statement.limit(limit))).all()
 
-    async def _insert(self, session: AsyncSession, values: dict[str, Any]) -> None:
-        """Insert a fact once; a later reported price replaces an earlier rate-card estimate."""
+    async def _insert(self, session: AsyncSession, values: dict[str, Any]) -> bool:
+        """Insert a fact once; a later reported price replaces an earlier rate-card estimate.
+        Whether the fact is new."""
         statement = insert(UsageEntry).values(values)
         excluded = statement.excluded
         statement = statement.on_conflict_do_update(
@@ -161,7 +164,9 @@ class UsageLedger:
             },
             where=(UsageEntry.priced_by == RATE_CARD) & (excluded.priced_by == REPORTED),
         )
-        await session.execute(statement)
+        # xmax is 0 on a row this statement inserted, not on one it updated
+        inserted = await session.scalar(statement.returning(literal_column("xmax = 0")))
+        return bool(inserted)
 
 
 usage_ledger = UsageLedger()

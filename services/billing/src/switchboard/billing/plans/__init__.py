@@ -1,0 +1,1 @@
+"""Plans as data: what a subscription includes and costs."""

@@ -1,0 +1,92 @@
+"""Subscriptions and quotas API: who is on which plan, and what they have left."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query, status
+
+from switchboard.billing.models import Subscription
+from switchboard.billing.quotas.schemas import QuotaRead, SubscriptionRead, SubscriptionWrite
+from switchboard.billing.quotas.subscriptions import subscription_service
+from switchboard.common.http import CurrentPrincipal, DbSession
+
+router = APIRouter(tags=["subscriptions"])
+
+E164 = r"^\+[1-9][0-9]{6,14}$"
+Address = Annotated[str, Path(pattern=E164, description="The end user's number, E.164.")]
+
+
+def _read(subscription: Subscription) -> SubscriptionRead:
+    return SubscriptionRead.model_validate(
+        {
+            "id": subscription.id,
+            "contact_address": subscription.contact_address or None,
+            "plan": subscription.plan_id,
+            "state": subscription.state,
+            "created_at": subscription.created_at,
+            "updated_at": subscription.updated_at,
+        }
+    )
+
+
+@router.put("/v1/tenants/{tenant_id}/subscription", response_model=SubscriptionRead)
+async def subscribe_tenant(
+    tenant_id: UUID, body: SubscriptionWrite, principal: CurrentPrincipal, session: DbSession
+) -> SubscriptionRead:
+    """Put a tenant on a plan (the platform admin only); its limits apply at once."""
+    principal.require("platform:admin")
+    now = datetime.now(UTC)
+    return _read(await subscription_service.subscribe(session, tenant_id, "", body.plan, now))
+
+
+@router.delete("/v1/tenants/{tenant_id}/subscription", status_code=status.HTTP_204_NO_CONTENT)
+async def unsubscribe_tenant(
+    tenant_id: UUID, principal: CurrentPrincipal, session: DbSession
+) -> None:
+    """Take a tenant off its plan: nothing is limited any more."""
+    principal.require("platform:admin")
+    await subscription_service.unsubscribe(session, tenant_id, "")
+
+
+@router.get("/v1/subscriptions", response_model=list[SubscriptionRead])
+async def list_subscriptions(
+    principal: CurrentPrincipal, session: DbSession
+) -> list[SubscriptionRead]:
+    """The tenant's own plan and its end users'."""
+    principal.require("messages:read")
+    return [_read(s) for s in await subscription_service.list(session, principal.tenant())]
+
+
+@router.put("/v1/subscriptions/{address}", response_model=SubscriptionRead)
+async def subscribe_end_user(
+    address: Address, body: SubscriptionWrite, principal: CurrentPrincipal, session: DbSession
+) -> SubscriptionRead:
+    """Put one of the tenant's end users on a plan (for a consumer assistant)."""
+    principal.require("tenant:admin")
+    tenant_id, now = principal.tenant(), datetime.now(UTC)
+    return _read(await subscription_service.subscribe(session, tenant_id, address, body.plan, now))
+
+
+@router.delete("/v1/subscriptions/{address}", status_code=status.HTTP_204_NO_CONTENT)
+async def unsubscribe_end_user(
+    address: Address, principal: CurrentPrincipal, session: DbSession
+) -> None:
+    principal.require("tenant:admin")
+    await subscription_service.unsubscribe(session, principal.tenant(), address)
+
+
+@router.get("/v1/quota", response_model=QuotaRead)
+async def get_quota(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    contact_address: Annotated[
+        str | None, Query(pattern=E164, description="An end user; leave out for the tenant.")
+    ] = None,
+) -> QuotaRead:
+    """The plan, what was used today and this month, and what is left (UTC periods)."""
+    principal.require("messages:read")
+    now = datetime.now(UTC)
+    return await subscription_service.quota(session, principal.tenant(), contact_address or "", now)

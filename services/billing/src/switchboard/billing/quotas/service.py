@@ -1,0 +1,124 @@
+"""Counting what subscribers use, and publishing what that leaves them.
+
+Every new ledger fact is counted in the same transaction that records it (a redelivered event
+records nothing and counts nothing): an SMS as one message, a model call's tokens as tokens, for
+the tenant and, when the fact names one, for the contact. Then each subscription the fact
+touches is checked; when what replicas act on changed (a counter reached zero, a plan or state
+changed: `limits.signature`), `entitlement.changed` goes out through the outbox, on the
+compacted `entitlements` topic, keyed by tenant (and contact). Counts going down short of zero
+publish nothing: at 5,000 usage events a second, replicas need the edges, not every step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from switchboard.billing.models import Plan, Subscription, outbox
+from switchboard.billing.quotas.limits import Used, day_of, entitlement, month_of, signature
+from switchboard.common.outbox import Outbox
+from switchboard.contracts import EntitlementChanged, EntitlementData, contact_key, tenant_key
+
+_outbox = Outbox(outbox)
+
+_COUNT = text(
+    """
+    INSERT INTO billing.quota_counters
+        (tenant_id, contact_address, period, period_start, messages, llm_tokens)
+    SELECT :tenant_id, c.address, p.period, p.start, :messages, :llm_tokens
+    FROM unnest(CAST(:addresses AS text[])) AS c(address)
+    CROSS JOIN (VALUES ('day', CAST(:day AS date)), ('month', CAST(:month AS date)))
+        AS p(period, start)
+    ON CONFLICT (tenant_id, contact_address, period, period_start) DO UPDATE
+    SET messages = billing.quota_counters.messages + excluded.messages,
+        llm_tokens = billing.quota_counters.llm_tokens + excluded.llm_tokens
+    """
+)
+
+_USED = text(
+    """
+    SELECT
+        coalesce(sum(messages) FILTER (WHERE period = 'day' AND period_start = :day), 0)
+            AS messages_today,
+        coalesce(sum(messages) FILTER (WHERE period = 'month' AND period_start = :month), 0)
+            AS messages_this_month,
+        coalesce(sum(llm_tokens) FILTER (WHERE period = 'month' AND period_start = :month), 0)
+            AS llm_tokens_this_month
+    FROM billing.quota_counters
+    WHERE tenant_id = :tenant_id AND contact_address = :address
+      AND period_start IN (:day, :month)
+    """
+)
+
+
+async def count(
+    session: AsyncSession,
+    tenant_id: UUID,
+    contact_address: str | None,
+    *,
+    occurred_at: datetime,
+    messages: int = 0,
+    llm_tokens: int = 0,
+) -> None:
+    """Add one new fact to the tenant's counters, and the contact's when it names one."""
+    addresses = ["", contact_address] if contact_address else [""]
+    await session.execute(
+        _COUNT,
+        {
+            "tenant_id": tenant_id,
+            "addresses": addresses,
+            "day": day_of(occurred_at),
+            "month": month_of(occurred_at),
+            "messages": messages,
+            "llm_tokens": llm_tokens,
+        },
+    )
+
+
+async def used(session: AsyncSession, tenant_id: UUID, address: str, now: datetime) -> Used:
+    """What the subscriber (`address` empty: the tenant) used today and this month."""
+    parameters = {
+        "tenant_id": tenant_id,
+        "address": address,
+        "day": day_of(now),
+        "month": month_of(now),
+    }
+    row = (await session.execute(_USED, parameters)).one()
+    return Used(row.messages_today, row.messages_this_month, row.llm_tokens_this_month)
+
+
+async def announce(
+    session: AsyncSession,
+    tenant_id: UUID,
+    addresses: Sequence[str],
+    now: datetime,
+    *,
+    force: bool = False,
+) -> list[EntitlementData]:
+    """Publish the entitlement of each of these subscribers (the tenant is `""`) whose
+    signature changed since it was last published (every one with `force`); what went out."""
+    statement = (
+        select(Subscription, Plan)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .where(Subscription.tenant_id == tenant_id, Subscription.contact_address.in_(addresses))
+        .with_for_update(of=Subscription)
+    )
+    published = []
+    for subscription, plan in (await session.execute(statement)).all():
+        address = subscription.contact_address
+        so_far = await used(session, tenant_id, address, now)
+        data = entitlement(plan, subscription.state, address, so_far)
+        marks = signature(data)
+        if not force and subscription.announced == marks:
+            continue
+        await session.execute(
+            update(Subscription).where(Subscription.id == subscription.id).values(announced=marks)
+        )
+        key = contact_key(tenant_id, address) if address else tenant_key(tenant_id)
+        await _outbox.add(session, EntitlementChanged.create(tenant_id, data), key=key)
+        published.append(data)
+    return published

@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 import httpx
@@ -24,7 +24,7 @@ from sqlalchemy import text
 from switchboard.campaigns.models import outbox
 from switchboard.campaigns.schedule.clock import get_clock
 from switchboard.campaigns.schedule.scheduler import Scheduler
-from switchboard.campaigns.worker import events_consumer
+from switchboard.campaigns.worker import CONSUMER_GROUP, events_consumer
 from switchboard.common.db import Database
 from switchboard.common.outbox import OutboxRelay
 from switchboard.common.settings import PlatformSettings
@@ -33,11 +33,14 @@ from switchboard.contracts import (
     ConsentData,
     ConsentOptedIn,
     ConsentOptedOut,
+    EntitlementChanged,
+    EntitlementData,
     MessageRequestedData,
     Topic,
     UsageRecordedData,
     contact_key,
     parse_event,
+    tenant_key,
 )
 
 
@@ -210,3 +213,56 @@ async def publish_consent(
     await producer.send_and_wait(
         Topic.CONSENT.value, event.model_dump_json().encode(), key=contact_key(tenant_id, address)
     )
+
+
+async def publish_entitlement(
+    producer: AIOKafkaProducer,
+    tenant_id: UUID,
+    *,
+    state: Literal["active", "grace", "suspended"] = "active",
+    messages: int | None = None,
+    address: str | None = None,
+    occurred_at: datetime | None = None,
+) -> EntitlementChanged:
+    """Billing's word on the tenant (or, with `address`, one of its contacts), as billing
+    publishes it on `entitlements`: `messages` left on the plan (None: no such counter)."""
+    data = EntitlementData(
+        plan="starter",
+        state=state,
+        contact_address=address,
+        limits={"messages": 1000},
+        remaining={} if messages is None else {"messages": messages},
+    )
+    envelope = {} if occurred_at is None else {"occurred_at": occurred_at}
+    event = EntitlementChanged.create(tenant_id, data, **envelope)
+    key = tenant_key(tenant_id) if address is None else contact_key(tenant_id, address)
+    await producer.send_and_wait(
+        Topic.ENTITLEMENTS.value, event.model_dump_json().encode(), key=key
+    )
+    return event
+
+
+async def entitlement_is(db: Database, event: EntitlementChanged) -> bool:
+    """Whether campaigns holds `event` as the latest word for its tenant (or contact), read
+    from its replica (campaigns has no API for it)."""
+    async with db.reads() as session:
+        stored = await session.scalar(
+            text(
+                "SELECT event_time FROM campaigns.entitlements "
+                "WHERE tenant_id = :tenant_id AND contact_address = :address"
+            ),
+            {"tenant_id": event.tenant_id, "address": event.data.contact_address or ""},
+        )
+    return stored == event.occurred_at
+
+
+async def taken(db: Database, event: AnyEvent) -> bool:
+    """Whether the worker's `campaigns` consumer has taken `event`, whatever it made of it."""
+    async with db.reads() as session:
+        found = await session.scalar(
+            text(
+                "SELECT 1 FROM campaigns.inbox WHERE consumer = :consumer AND event_id = :event_id"
+            ),
+            {"consumer": CONSUMER_GROUP, "event_id": event.event_id},
+        )
+    return found is not None

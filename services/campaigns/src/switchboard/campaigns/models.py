@@ -115,6 +115,25 @@ class OptOut(Base):
     )
 
 
+class Entitlement(Base):
+    """Billing's latest `entitlement.changed` for a tenant (`contact_address` empty) or one of its
+    contacts, from the compacted `entitlements` topic: used-up messages or a suspended account
+    stop proactive sends (`entitlements.py`)."""
+
+    __tablename__ = "entitlements"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    contact_address: Mapped[str] = mapped_column(Text, primary_key=True, default="")
+    plan: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20))
+    """active, grace (still sends) or suspended."""
+    remaining: Mapped[dict[str, int]] = mapped_column(JSONB, default=dict)
+    """What is left of each counter; `messages` is the one campaigns reads."""
+    event_time: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), doc="When billing decided it (the event's time)."
+    )
+
+
 class Rule(Base):
     """When an event of `event_type` arrives and `condition` holds, send `template`'s message.
 

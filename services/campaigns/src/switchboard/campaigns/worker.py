@@ -1,6 +1,6 @@
-"""The campaigns worker: keeps the contacts replica current, turns business events into
-enrollments and planned sends, moves journeys along, sends what is due, follows delivery, replies
-and opt-outs, and relays the outbox."""
+"""The campaigns worker: keeps the contacts and entitlements replicas current, turns business
+events into enrollments and planned sends, moves journeys along, sends what is due, follows
+delivery, replies and opt-outs, and relays the outbox."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from switchboard.campaigns.agent.runner import AgentRunner
 from switchboard.campaigns.agent.service import remember
 from switchboard.campaigns.config import CampaignsSettings
 from switchboard.campaigns.contacts.service import contact_replica
+from switchboard.campaigns.entitlements import apply as apply_entitlement
 from switchboard.campaigns.journeys.reactions import on_opt_in, on_opt_out, on_reply
 from switchboard.campaigns.journeys.runner import JourneyRunner
 from switchboard.campaigns.models import inbox, outbox
@@ -28,6 +29,7 @@ from switchboard.contracts import (
     ConsentOptedOut,
     ContactDeleted,
     ContactUpserted,
+    EntitlementChanged,
     MessageReceived,
     MessageStatusChanged,
     Topic,
@@ -49,6 +51,12 @@ async def on_contact_deleted(event: ContactDeleted, delivery: Delivery) -> None:
         await contact_replica.delete(session, event.tenant_id, event.data.contact_id)
 
 
+async def on_entitlement(event: EntitlementChanged, delivery: Delivery) -> None:
+    """Keep billing's latest word per tenant (and contact): sends are checked against it."""
+    async with delivery.transaction() as session:
+        await apply_entitlement(session, event)
+
+
 async def on_status_changed(event: MessageStatusChanged, delivery: Delivery) -> None:
     async with delivery.transaction() as session:
         await record_status(session, event.tenant_id, event.data)
@@ -57,10 +65,16 @@ async def on_status_changed(event: MessageStatusChanged, delivery: Delivery) -> 
 def contacts_consumer(
     db: Database, producer: AIOKafkaProducer, bootstrap_servers: str
 ) -> EventConsumer:
-    """The `campaigns` consumer group on `contacts`, feeding the contacts replica."""
+    """The `campaigns` consumer group on `contacts` and `entitlements`, feeding the contacts and
+    entitlements replicas.
+
+    Both topics are compacted replicas of another service's state, read from their beginning,
+    few and small: billing's word (`entitlements.py`) is kept here, not in `campaigns-events`,
+    so a quota that runs out does not wait behind a backlog of business events and statuses.
+    """
     consumer = EventConsumer(
         name=CONSUMER_GROUP,
-        topics=(Topic.CONTACTS,),
+        topics=(Topic.CONTACTS, Topic.ENTITLEMENTS),
         bootstrap_servers=bootstrap_servers,
         db=db,
         inbox=Inbox(inbox),
@@ -68,6 +82,7 @@ def contacts_consumer(
     )
     consumer.on(ContactUpserted, on_contact_upserted)
     consumer.on(ContactDeleted, on_contact_deleted)
+    consumer.on(EntitlementChanged, on_entitlement)
     return consumer
 
 

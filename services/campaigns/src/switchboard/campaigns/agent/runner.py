@@ -7,11 +7,12 @@ up to `concurrency` decisions at a time, outside any transaction. Each answer is
 a transaction of its own, fenced by the attempt it was claimed with (a decision whose lease ran
 out and was taken again is settled once, by its latest holder):
 
-- SEND is checked before anything is scheduled: the contact blocked or opted out, an enrollment
-  that has left its step, a campaign no longer active, or a frequency cap already reached skip
-  it, with the reason; otherwise the message is scheduled like any other send (held out of quiet
-  hours, and checked again by the scheduler when it goes). With `require_approval` it waits for
-  an operator instead (`agent/service.py`).
+- SEND is checked before anything is scheduled: the contact blocked or opted out, billing's
+  quota (messages used up, an account suspended), an enrollment that has left its step, a
+  campaign no longer active, or a frequency cap already reached skip it, with the reason;
+  otherwise the message is scheduled like any other send (held out of quiet hours, and checked
+  again by the scheduler when it goes). With `require_approval` it waits for an operator
+  instead (`agent/service.py`).
 - SKIP records the reasoning and sends nothing.
 - DELAY asks again later, in a new decision that follows this one, at most `MAX_DELAYS` times.
 

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.campaigns.agent.compose import Compose
+from switchboard.campaigns.entitlements import stopped_by_quota
 from switchboard.campaigns.journeys.enrollment import Path, wake_journeys
 from switchboard.campaigns.models import AgentDecision, Contact, ReceivedMessage, ScheduledSend
 from switchboard.campaigns.policy.service import policy_service
@@ -75,11 +76,15 @@ async def refusal(
     session: AsyncSession, decision: Row[Any] | AgentDecision, blocked: bool, now: datetime
 ) -> str | None:
     """Why a decided message may not be scheduled now, if it may not: the contact blocked or
-    opted out, the enrollment gone or its campaign not active, the frequency cap reached."""
+    opted out, billing's quota (messages used up, an account suspended), the enrollment gone or
+    its campaign not active, the frequency cap reached."""
     if blocked:
         return "the contact is blocked"
-    if await opted_out_of(session, [(decision.tenant_id, decision.to_address)]):
+    recipient = (decision.tenant_id, decision.to_address)
+    if await opted_out_of(session, [recipient]):
         return "the contact opted out"
+    if (quota := (await stopped_by_quota(session, [recipient])).get(recipient)) is not None:
+        return quota
     if decision.enrollment_id is not None:
         enrollment = (await session.execute(_ENROLLMENT, {"id": decision.enrollment_id})).first()
         if enrollment is None or enrollment.status != "active":

@@ -7,7 +7,10 @@ through its version's steps until it waits, leaves or completes (see `journeys/s
 `send` step plans a send on the schedule (the scheduler holds it out of quiet hours, caps and
 sends it), so a journey's messages keep every rule a rule's do; one due now, for a tenant
 without a frequency cap, is handed to the gateway (the outbox) in the pass's own transaction
-and recorded as sent, one hop less for a broadcast. A `send` step written for the agent
+and recorded as sent, one hop less for a broadcast. A send to a contact whom billing's quota
+stops (their tenant's messages used up or its account suspended, or their own:
+`entitlements.py`) is planned skipped, with the reason, so none bypasses the quota; the journey
+goes on past it (a quota is topped up, unlike an opt-out). A `send` step written for the agent
 (`compose`) asks it instead and waits (`waiting = 'agent'`); the agent moves the enrollment on
 once its decision is settled (`agent/service.py`). A crash before the commit leaves
 the enrollments where they were; the sends' idempotency keys name the enrollment, the step and
@@ -37,6 +40,7 @@ from switchboard.campaigns import metrics
 from switchboard.campaigns.agent.compose import Compose
 from switchboard.campaigns.agent.service import ask
 from switchboard.campaigns.contacts.service import contact_facts
+from switchboard.campaigns.entitlements import stopped_by_quota
 from switchboard.campaigns.journeys import jobs
 from switchboard.campaigns.journeys.enrollment import (
     JOURNEY_CHANNEL,
@@ -187,6 +191,8 @@ class Context:
     facts: dict[str, Any]
     left: str | None = None
     """Why the contact is to leave before any step (blocked, opted out)."""
+    quota: str | None = None
+    """Why the contact's sends are skipped for now (billing's quota), when they are."""
 
 
 class JourneyRunner:
@@ -229,7 +235,9 @@ class JourneyRunner:
             if not rows:
                 return 0
             contacts = await _contacts(session, rows)
-            opted_out = await opted_out_of(session, ((r.tenant_id, r.address) for r in rows))
+            recipients = {(r.tenant_id, r.address) for r in rows}
+            opted_out = await opted_out_of(session, recipients)
+            stopped = await stopped_by_quota(session, recipients)
             policies: dict[UUID, Policy] = {}
             for tenant_id in {row.tenant_id for row in rows}:
                 policies[tenant_id] = await policy_service.get(session, tenant_id)
@@ -255,6 +263,8 @@ class JourneyRunner:
                 context = self._context(row, contact, policies, now)
                 if (row.tenant_id, row.address) in opted_out:
                     context = replace(context, left="the contact opted out")
+                if (quota := stopped.get((row.tenant_id, row.address))) is not None:
+                    context = replace(context, quota=quota)
                 progress = self._advance(row, steps, context)
                 for step, outcome, detail, send_id in progress.path:
                     path.add(row.tenant_id, row.campaign_id, row.id, step, outcome, now,
@@ -462,6 +472,9 @@ class JourneyRunner:
             send["body"] = render(template, {**context.facts, "now": now})
         except TemplateError as error:
             send.update(status="skipped", reason=f"template: {error}")
+            return send
+        if context.quota is not None:
+            send.update(status="skipped", reason=context.quota)
             return send
         due, reason = hold(now, context.zone, context.window)
         send.update(due_at=due, reason=reason)

@@ -8,7 +8,9 @@ in one transaction:
 2. take the due rows, `FOR UPDATE SKIP LOCKED` (a send an operator is cancelling right now is
    left to them), up to `per_tenant` per tenant and priority: a tenant with 100,000 sends due
    does not hold back another's one, and a rule's message goes before a campaign's bulk;
-3. check each again: outside its send window now (the policy changed since it was planned) it
+3. check each again: to a contact who opted out, or whom billing's quota stops (their tenant's
+   messages used up or its account suspended, or their own: `entitlements.py`), it is skipped
+   with the reason; outside its send window now (the policy changed since it was planned) it
    is held until the window opens, never sent early; over the contact's frequency cap it is
    skipped with the reason;
 4. queue the rest in the outbox as `message.requested` and mark them sent.
@@ -35,6 +37,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.campaigns import metrics
+from switchboard.campaigns.entitlements import stopped_by_quota
 from switchboard.campaigns.models import outbox
 from switchboard.campaigns.policy.service import Policy, policy_service
 from switchboard.campaigns.schedule.clock import Clock
@@ -188,7 +191,9 @@ class Scheduler:
                 t: await policy_service.get(session, t) for t in {r.tenant_id for r in rows}
             }
             sent_before = await _recent_sends(session, rows, policies, now)
-            opted_out = await opted_out_of(session, ((r.tenant_id, r.to_address) for r in rows))
+            recipients = {(r.tenant_id, r.to_address) for r in rows}
+            opted_out = await opted_out_of(session, recipients)
+            stopped = await stopped_by_quota(session, recipients)
             sending: list[Row[Any]] = []
             changed: dict[str, list[Any]] = {
                 "ids": [],
@@ -203,6 +208,8 @@ class Scheduler:
                 verdict: tuple[str, datetime, str] | None = None
                 if (row.tenant_id, row.to_address) in opted_out:
                     verdict = ("skipped", row.due_at, "the contact opted out")
+                elif (quota := stopped.get((row.tenant_id, row.to_address))) is not None:
+                    verdict = ("skipped", row.due_at, quota)
                 elif not is_allowed(now, zone, window):
                     opens, reason = hold(now, zone, window)
                     verdict = ("scheduled", opens, reason or "")

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from switchboard.billing.app import create_app
 from switchboard.billing.config import BillingSettings
@@ -29,10 +30,14 @@ from .helpers import Tenant, wait_until_key_accepted
 
 
 @pytest.fixture(scope="session")
-async def billing(platform_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+def billing_app(platform_env: dict[str, str]) -> FastAPI:
+    return create_app()
+
+
+@pytest.fixture(scope="session")
+async def billing(billing_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """Billing's HTTP API, its tenants replica following the broker."""
-    app = create_app()
-    async with in_process(app, "billing") as client:
+    async with in_process(billing_app, "billing") as client:
         yield client
 
 
@@ -75,6 +80,14 @@ async def entitlements(platform_env: dict[str, str]) -> AsyncIterator[EventLog]:
     """Everything published on `entitlements` this session."""
     bootstrap = PlatformSettings().kafka_bootstrap_servers
     async with follow_topics(bootstrap, Topic.ENTITLEMENTS, group="billing-test") as log:
+        yield log
+
+
+@pytest.fixture(scope="session")
+async def outbound(platform_env: dict[str, str]) -> AsyncIterator[EventLog]:
+    """Everything published on `messages.outbound` this session."""
+    bootstrap = PlatformSettings().kafka_bootstrap_servers
+    async with follow_topics(bootstrap, Topic.MESSAGES_OUTBOUND, group="billing-test") as log:
         yield log
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -95,6 +96,8 @@ class Plan(Base):
     features: Mapped[list[str]] = mapped_column(JSONB, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     """Offered to new subscribers; an inactive plan still serves its subscribers."""
+    stripe_price_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    """The Stripe price Checkout sells it at; none: it cannot be bought through Stripe."""
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -104,15 +107,34 @@ class Subscription(Base):
     change is published once."""
 
     __tablename__ = "subscriptions"
-    __table_args__ = (UniqueConstraint("tenant_id", "contact_address"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "contact_address"),
+        Index(
+            "ix_subscriptions_sponsor",
+            "tenant_id",
+            "sponsor_address",
+            postgresql_where=text("sponsor_address IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid7)
     tenant_id: Mapped[uuid.UUID] = mapped_column()
     contact_address: Mapped[str] = mapped_column(Text, default="")
     plan_id: Mapped[str] = mapped_column(String(40))
     state: Mapped[str] = mapped_column(String(16), default="active")
-    """active, grace (payment failed, still served) or suspended."""
+    """active, grace (payment failed, still served until `grace_until`) or suspended."""
     announced: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(100))
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    quantity: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    """Lines paid for (a family plan's members, the sponsor's included)."""
+    sponsor_address: Mapped[str | None] = mapped_column(Text)
+    """A family line: the end user who pays for it (their subscription is the Stripe one)."""
+    grace_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stripe_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """The time of the newest Stripe event applied: an older one arriving late is ignored."""
+    changes: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """Plan changes and line changes made through Stripe, for their idempotency keys."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -130,6 +152,48 @@ class QuotaCounter(Base):
     period_start: Mapped[date] = mapped_column(Date, primary_key=True)
     messages: Mapped[int] = mapped_column(BigInteger, default=0)
     llm_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Checkout(Base):
+    """A Stripe Checkout session we opened for a subscriber and plan; its id is the session's
+    `client_reference_id`, so the completed checkout finds its subscriber."""
+
+    __tablename__ = "checkouts"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid7)
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    contact_address: Mapped[str] = mapped_column(Text, default="")
+    plan_id: Mapped[str] = mapped_column(String(40))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    stripe_customer_id: Mapped[str] = mapped_column(String(100))
+    stripe_session_id: Mapped[str] = mapped_column(String(100), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    """open or complete."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class StripeCustomer(Base):
+    """The Stripe customer of a subscriber (created once: its idempotency key is ours)."""
+
+    __tablename__ = "stripe_customers"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    contact_address: Mapped[str] = mapped_column(Text, primary_key=True)
+    stripe_customer_id: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class StripeEvent(Base):
+    """A Stripe webhook event taken: each is applied once, however often it is delivered."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
 
 outbox = outbox_table(Base.metadata)

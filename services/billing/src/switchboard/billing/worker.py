@@ -1,5 +1,6 @@
 """Billing's worker: usage and delivery statuses become ledger rows and quota counts; quotas
-reset with their periods; relays its outbox (the entitlements)."""
+reset with their periods; subscribers whose grace period ran out are suspended; relays its
+outbox (the entitlements)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from aiokafka import AIOKafkaProducer
 
 from switchboard.billing.config import BillingSettings
 from switchboard.billing.models import inbox, outbox
+from switchboard.billing.payments.dunning import Dunning
 from switchboard.billing.quotas.resets import QuotaResets
 from switchboard.billing.usage.rates import RateCard
 from switchboard.billing.usage.tasks import LedgerFeed, utc_now
@@ -44,6 +46,7 @@ async def run() -> None:
         return {
             "usage-consumer": consumer.run(),
             "quota-resets": QuotaResets(worker.db, utc_now).run(),
+            "dunning": Dunning(worker.db, utc_now).run(),
         }
 
     await run_worker("billing", settings, loops, outbox=outbox)

@@ -37,6 +37,12 @@ class PlanWrite(BaseModel):
     active: StrictBool = Field(
         default=True, description="Offered to new subscribers; false keeps serving existing ones."
     )
+    stripe_price_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The Stripe price Checkout sells it at (price_...); none: not sold through "
+        "Stripe.",
+    )
 
 
 class PlanRead(PlanWrite):

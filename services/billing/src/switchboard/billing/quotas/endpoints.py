@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, status
 
 from switchboard.billing.models import Subscription
+from switchboard.billing.payments.deps import OptionalPayments
 from switchboard.billing.quotas.schemas import QuotaRead, SubscriptionRead, SubscriptionWrite
 from switchboard.billing.quotas.subscriptions import subscription_service
 from switchboard.common.http import CurrentPrincipal, DbSession
@@ -19,7 +20,7 @@ E164 = r"^\+[1-9][0-9]{6,14}$"
 Address = Annotated[str, Path(pattern=E164, description="The end user's number, E.164.")]
 
 
-def _read(subscription: Subscription) -> SubscriptionRead:
+def read_subscription(subscription: Subscription) -> SubscriptionRead:
     return SubscriptionRead.model_validate(
         {
             "id": subscription.id,
@@ -34,21 +35,30 @@ def _read(subscription: Subscription) -> SubscriptionRead:
 
 @router.put("/v1/tenants/{tenant_id}/subscription", response_model=SubscriptionRead)
 async def subscribe_tenant(
-    tenant_id: UUID, body: SubscriptionWrite, principal: CurrentPrincipal, session: DbSession
+    tenant_id: UUID,
+    body: SubscriptionWrite,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    payments: OptionalPayments,
 ) -> SubscriptionRead:
-    """Put a tenant on a plan (the platform admin only); its limits apply at once."""
+    """Put a tenant on a plan (the platform admin only); its limits apply at once. A plan
+    Stripe bills changes there first, prorated."""
     principal.require("platform:admin")
     now = datetime.now(UTC)
-    return _read(await subscription_service.subscribe(session, tenant_id, "", body.plan, now))
+    subscription = await subscription_service.subscribe(
+        session, tenant_id, "", body.plan, now, payments
+    )
+    return read_subscription(subscription)
 
 
 @router.delete("/v1/tenants/{tenant_id}/subscription", status_code=status.HTTP_204_NO_CONTENT)
 async def unsubscribe_tenant(
-    tenant_id: UUID, principal: CurrentPrincipal, session: DbSession
+    tenant_id: UUID, principal: CurrentPrincipal, session: DbSession, payments: OptionalPayments
 ) -> None:
-    """Take a tenant off its plan: nothing is limited any more."""
+    """Take a tenant off its plan (cancelled at Stripe if Stripe bills it): nothing is
+    limited any more."""
     principal.require("platform:admin")
-    await subscription_service.unsubscribe(session, tenant_id, "")
+    await subscription_service.unsubscribe(session, tenant_id, "", payments)
 
 
 @router.get("/v1/subscriptions", response_model=list[SubscriptionRead])
@@ -57,25 +67,36 @@ async def list_subscriptions(
 ) -> list[SubscriptionRead]:
     """The tenant's own plan and its end users'."""
     principal.require("messages:read")
-    return [_read(s) for s in await subscription_service.list(session, principal.tenant())]
+    return [
+        read_subscription(s) for s in await subscription_service.list(session, principal.tenant())
+    ]
 
 
 @router.put("/v1/subscriptions/{address}", response_model=SubscriptionRead)
 async def subscribe_end_user(
-    address: Address, body: SubscriptionWrite, principal: CurrentPrincipal, session: DbSession
+    address: Address,
+    body: SubscriptionWrite,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    payments: OptionalPayments,
 ) -> SubscriptionRead:
-    """Put one of the tenant's end users on a plan (for a consumer assistant)."""
+    """Put one of the tenant's end users on a plan (for a consumer assistant), or move them to
+    another (prorated at Stripe when Stripe bills them)."""
     principal.require("tenant:admin")
     tenant_id, now = principal.tenant(), datetime.now(UTC)
-    return _read(await subscription_service.subscribe(session, tenant_id, address, body.plan, now))
+    subscription = await subscription_service.subscribe(
+        session, tenant_id, address, body.plan, now, payments
+    )
+    return read_subscription(subscription)
 
 
 @router.delete("/v1/subscriptions/{address}", status_code=status.HTTP_204_NO_CONTENT)
 async def unsubscribe_end_user(
-    address: Address, principal: CurrentPrincipal, session: DbSession
+    address: Address, principal: CurrentPrincipal, session: DbSession, payments: OptionalPayments
 ) -> None:
+    """End an end user's subscription (cancelled at Stripe if Stripe bills it)."""
     principal.require("tenant:admin")
-    await subscription_service.unsubscribe(session, principal.tenant(), address)
+    await subscription_service.unsubscribe(session, principal.tenant(), address, payments)
 
 
 @router.get("/v1/quota", response_model=QuotaRead)

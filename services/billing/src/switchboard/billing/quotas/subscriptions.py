@@ -1,5 +1,6 @@
-"""Who is on which plan. A tenant's own plan is set by the platform admin; an end user's by
-the tenant (Stripe Checkout will set them too). A subscriber without a plan is unlimited."""
+"""Who is on which plan. A subscription comes from Stripe Checkout (`payments/`), or is set
+through the API: a tenant's own plan by the platform admin, an end user's by the tenant. Changing
+or ending one that Stripe bills goes through Stripe. A subscriber without a plan is unlimited."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.billing.models import Subscription, outbox
+from switchboard.billing.payments.service import Payments, cancel, change_plan, find
 from switchboard.billing.plans.service import plan_service
 from switchboard.billing.quotas import service as quotas
 from switchboard.billing.quotas.limits import Used, limits, next_day, next_month, remaining
@@ -29,11 +31,22 @@ _outbox = Outbox(outbox)
 
 class SubscriptionService:
     async def subscribe(
-        self, session: AsyncSession, tenant_id: UUID, address: str, plan_id: str, now: datetime
+        self,
+        session: AsyncSession,
+        tenant_id: UUID,
+        address: str,
+        plan_id: str,
+        now: datetime,
+        payments: Payments | None = None,
     ) -> Subscription:
         """Put the subscriber (`address` empty: the tenant) on `plan_id` and publish what that
-        leaves them, at once."""
-        await plan_service.offered(session, plan_id)
+        leaves them, at once; a subscription Stripe bills changes there first, prorated."""
+        plan = await plan_service.offered(session, plan_id)
+        existing = await find(session, tenant_id, address)
+        if existing is not None:
+            await change_plan(session, payments, existing, plan, now)
+            await session.refresh(existing)
+            return existing
         upsert = insert(Subscription).values(
             tenant_id=tenant_id, contact_address=address, plan_id=plan_id
         )
@@ -48,18 +61,20 @@ class SubscriptionService:
         await quotas.announce(session, tenant_id, [address], now, force=True)
         return subscription
 
-    async def unsubscribe(self, session: AsyncSession, tenant_id: UUID, address: str) -> None:
-        """End the subscription: nothing is limited any more, and the replicas are told."""
-        deleted = await session.execute(
-            delete(Subscription)
-            .where(Subscription.tenant_id == tenant_id, Subscription.contact_address == address)
-            .returning(Subscription.id)
-        )
-        if deleted.scalar_one_or_none() is None:
+    async def unsubscribe(
+        self,
+        session: AsyncSession,
+        tenant_id: UUID,
+        address: str,
+        payments: Payments | None = None,
+    ) -> None:
+        """End the subscription (cancelling it at Stripe when Stripe bills it): nothing is
+        limited any more, and the replicas are told."""
+        existing = await find(session, tenant_id, address)
+        if existing is None:
             raise NotFound("No such subscription.")
-        data = EntitlementData(plan=NO_PLAN, state="active", contact_address=address or None)
-        key = contact_key(tenant_id, address) if address else tenant_key(tenant_id)
-        await _outbox.add(session, EntitlementChanged.create(tenant_id, data), key=key)
+        await cancel(session, payments, existing)
+        await end(session, existing)
 
     async def list(self, session: AsyncSession, tenant_id: UUID) -> Sequence[Subscription]:
         statement = (
@@ -90,6 +105,28 @@ class SubscriptionService:
             day_resets_at=next_day(now),
             month_resets_at=next_month(now),
         )
+
+
+async def end(session: AsyncSession, subscription: Subscription) -> None:
+    """Delete the subscription (and a family's lines with their sponsor's) and tell the
+    replicas nothing is limited any more."""
+    tenant_id = subscription.tenant_id
+    ended = await session.execute(
+        delete(Subscription)
+        .where(
+            Subscription.tenant_id == tenant_id,
+            (Subscription.id == subscription.id)
+            | (
+                (Subscription.sponsor_address == subscription.contact_address)
+                & (subscription.contact_address != "")
+            ),
+        )
+        .returning(Subscription.contact_address)
+    )
+    for address in ended.scalars().all():
+        data = EntitlementData(plan=NO_PLAN, state="active", contact_address=address or None)
+        key = contact_key(tenant_id, address) if address else tenant_key(tenant_id)
+        await _outbox.add(session, EntitlementChanged.create(tenant_id, data), key=key)
 
 
 subscription_service = SubscriptionService()

@@ -12,20 +12,22 @@ import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from switchboard.billing.payments.dunning import Dunning
+from switchboard.billing.payments.metering import UsageReporter
 from switchboard.billing.payments.service import Payments
 from switchboard.billing.payments.stripe_api import StripeGateway
 from switchboard.common.db import Database
 from switchboard.contracts import EntitlementChanged, MessageRequested, Topic
 from switchboard.devstack.fake_stripe import FakeStripe
-from switchboard.devstack.testkit import EventLog
+from switchboard.devstack.testkit import EventLog, Publish, eventually
 
-from ..helpers import Tenant
+from ..helpers import Tenant, sms_status
 
 pytestmark = pytest.mark.usefixtures("billing_worker")
 
@@ -35,9 +37,12 @@ MONTHLY = {"currency": "usd", "recurring": {"interval": "month"}}
 class Stripe:
     """The fake Stripe, this test's plans priced in it, and billing pointed at it."""
 
-    def __init__(self, fake: FakeStripe, billing: httpx.AsyncClient, admin_key: str) -> None:
+    def __init__(
+        self, fake: FakeStripe, billing: httpx.AsyncClient, app: FastAPI, admin_key: str
+    ) -> None:
         self.fake = fake
         self.billing = billing
+        self.billing_app = app
         self.admin = {"Authorization": f"Bearer {admin_key}"}
         self.suffix = secrets.token_hex(3)
 
@@ -65,6 +70,11 @@ class Stripe:
             outcomes.append(response.json()["outcome"])
         return outcomes
 
+    @property
+    def gateway(self) -> StripeGateway:
+        payments: Payments = self.billing_app.state.payments
+        return payments.stripe
+
     def requests_to(self, path: str, method: str = "POST") -> list[dict[str, Any]]:
         return [r for r in self.fake.requests if r["path"] == path and r["method"] == method]
 
@@ -78,7 +88,7 @@ async def stripe(
     state = billing_app.state
     state.payments = Payments(StripeGateway(fake.api_key, api_base=url), "https://shop.test/done")
     state.stripe_webhook_secrets = ["whsec_retired", fake.webhook_secret]
-    yield Stripe(fake, billing, admin_key)
+    yield Stripe(fake, billing, billing_app, admin_key)
     del state.payments
     state.stripe_webhook_secrets = []
 
@@ -320,6 +330,50 @@ class TestWebhooks:
         body, headers = stripe.fake.signed(completed, secret="whsec_retired")
         accepted = await stripe.billing.post("/v1/webhooks/stripe", content=body, headers=headers)
         assert accepted.json()["outcome"] == "subscribed"
+
+
+class TestMetering:
+    async def test_messages_beyond_the_allowance_are_reported_to_stripe_once(
+        self,
+        stripe: Stripe,
+        customer: Tenant,
+        billing_db: Database,
+        publish: Publish,
+    ) -> None:
+        # Given an end user on a plan of one message a month, then 2 cents a message
+        pro = await stripe.plan("pro", 1999, messages_monthly=1, overage_price="0.02")
+        address = subscriber()
+        await paid(stripe, customer, pro, address)
+        # When three messages go to them (the last reported twice: sent, then delivered)
+        messages = [uuid4() for _ in range(3)]
+        for message in messages:
+            await publish(sms_status(customer.id, message, "sent", to=address))
+        await publish(sms_status(customer.id, messages[-1], "delivered", to=address))
+
+        async def counted() -> bool:
+            response = await stripe.billing.get(
+                "/v1/quota", params={"contact_address": address}, headers=customer.headers
+            )
+            return bool(response.json()["used"]["messages_this_month"] == 3)
+
+        await eventually(counted)
+        # Then the two beyond the allowance reach Stripe's meter, each once, under our keys
+        reporter = UsageReporter(billing_db, stripe.gateway, "switchboard_messages", _now)
+        assert await reporter.report_due() == 2
+        assert await reporter.report_due() == 0
+        reported = list(stripe.fake.meter_events.values())
+        assert [e["payload"]["value"] for e in reported] == ["1", "1"]
+        keys = [r["idempotency_key"] for r in stripe.requests_to("/v1/billing/meter_events")]
+        assert sorted(keys) == sorted(f"usage:{e['identifier']}" for e in reported)
+        # And the plan does not stop them: the allowance is billed beyond, not enforced
+        left = await stripe.billing.get(
+            "/v1/quota", params={"contact_address": address}, headers=customer.headers
+        )
+        assert "messages" not in left.json()["remaining"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class TestFamily:

@@ -28,5 +28,7 @@ class BillingSettings(ServiceSettings):
     """How old a webhook's signature may be (replays older than this are refused)."""
     stripe_return_url: str = "http://localhost:8083/v1/plans"
     """Where Checkout and the customer portal send the customer back to."""
+    stripe_meter_event: str = "switchboard_messages"
+    """The Stripe meter's event name that overage messages are reported under."""
     grace_days: int = Field(default=7, ge=0, le=60)
     """After a failed payment, how long the subscriber is still served before suspension."""

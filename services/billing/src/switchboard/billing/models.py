@@ -183,6 +183,26 @@ class StripeCustomer(Base):
     stripe_customer_id: Mapped[str] = mapped_column(String(100), unique=True)
 
 
+class UsageReport(Base):
+    """A message beyond a plan's monthly allowance, billed at its overage price: reported to
+    Stripe's meter once (its id is the meter event's `identifier`), then `reported_at` set."""
+
+    __tablename__ = "usage_reports"
+    __table_args__ = (
+        Index("ix_usage_reports_unreported", "id", postgresql_where=text("reported_at IS NULL")),
+    )
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    """`<ledger fact>:<subscription>`: one report per fact and subscriber, however often the
+    fact is delivered."""
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    contact_address: Mapped[str] = mapped_column(Text)
+    stripe_customer_id: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[int] = mapped_column(Integer)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class StripeEvent(Base):
     """A Stripe webhook event taken: each is applied once, however often it is delivered."""
 

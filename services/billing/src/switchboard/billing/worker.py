@@ -1,6 +1,6 @@
 """Billing's worker: usage and delivery statuses become ledger rows and quota counts; quotas
-reset with their periods; subscribers whose grace period ran out are suspended; relays its
-outbox (the entitlements)."""
+reset with their periods; subscribers whose grace period ran out are suspended; messages beyond a
+plan's allowance are reported to Stripe's meter; relays its outbox (the entitlements)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from aiokafka import AIOKafkaProducer
 from switchboard.billing.config import BillingSettings
 from switchboard.billing.models import inbox, outbox
 from switchboard.billing.payments.dunning import Dunning
+from switchboard.billing.payments.metering import UsageReporter
+from switchboard.billing.payments.stripe_api import StripeGateway
 from switchboard.billing.quotas.resets import QuotaResets
 from switchboard.billing.usage.rates import RateCard
 from switchboard.billing.usage.tasks import LedgerFeed, utc_now
@@ -43,10 +45,17 @@ async def run() -> None:
 
     async def loops(worker: Worker) -> Loops:
         consumer = usage_consumer(worker.platform, settings, worker.db, worker.producer)
-        return {
+        loops: Loops = {
             "usage-consumer": consumer.run(),
             "quota-resets": QuotaResets(worker.db, utc_now).run(),
             "dunning": Dunning(worker.db, utc_now).run(),
         }
+        if settings.stripe_api_key is not None:
+            gateway = StripeGateway(
+                settings.stripe_api_key.get_secret_value(), api_base=settings.stripe_api_base
+            )
+            reporter = UsageReporter(worker.db, gateway, settings.stripe_meter_event, utc_now)
+            loops["usage-reports"] = reporter.run()
+        return loops
 
     await run_worker("billing", settings, loops, outbox=outbox)

@@ -9,6 +9,7 @@ with its message, anything else (down, rate limited, a bad key) a 503.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 import stripe
@@ -104,6 +105,20 @@ class StripeGateway:
         params = {"customer": customer, "limit": limit}
         found = await self._call(lambda: self.client.v1.invoices.list_async(params))  # type: ignore[arg-type]
         return [invoice.to_dict() for invoice in found.data]
+
+    async def meter_event(
+        self, identifier: str, *, event_name: str, customer: str, value: int, timestamp: datetime
+    ) -> None:
+        """One meter event, taken once by Stripe whatever retries (`identifier`); Stripe's
+        refusal of a known identifier is raised as is (`stripe.InvalidRequestError`)."""
+        params: dict[str, Any] = {
+            "event_name": event_name,
+            "identifier": identifier,
+            "timestamp": int(timestamp.timestamp()),
+            "payload": {"stripe_customer_id": customer, "value": str(value)},
+        }
+        create = self.client.v1.billing.meter_events.create_async
+        await create(cast(Any, params), {"idempotency_key": f"usage:{identifier}"})
 
     def verify(self, payload: bytes, signature: str, secrets: list[str], tolerance: int) -> Any:
         """The event, if any of `secrets` signed it within `tolerance` seconds (several secrets

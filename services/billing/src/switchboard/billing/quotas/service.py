@@ -16,9 +16,10 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from switchboard.billing.models import Plan, Subscription, outbox
+from switchboard.billing.models import Plan, Subscription, UsageReport, outbox
 from switchboard.billing.quotas.limits import Used, day_of, entitlement, month_of, signature
 from switchboard.common.outbox import Outbox
 from switchboard.contracts import EntitlementChanged, EntitlementData, contact_key, tenant_key
@@ -122,3 +123,42 @@ async def announce(
         await _outbox.add(session, EntitlementChanged.create(tenant_id, data), key=key)
         published.append(data)
     return published
+
+
+async def overage(
+    session: AsyncSession,
+    tenant_id: UUID,
+    addresses: Sequence[str],
+    fact_id: UUID,
+    occurred_at: datetime,
+) -> int:
+    """Queue a Stripe usage report of one message for each of these subscribers whose plan
+    bills messages beyond its monthly allowance and who are past it this month; how many."""
+    statement = (
+        select(Subscription, Plan)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .where(
+            Subscription.tenant_id == tenant_id,
+            Subscription.contact_address.in_(addresses),
+            Subscription.stripe_customer_id.is_not(None),
+            Plan.overage_price.is_not(None),
+            Plan.messages_monthly.is_not(None),
+        )
+    )
+    queued = 0
+    for subscription, plan in (await session.execute(statement)).all():
+        so_far = await used(session, tenant_id, subscription.contact_address, occurred_at)
+        assert plan.messages_monthly is not None
+        if so_far.messages_this_month <= plan.messages_monthly:
+            continue
+        report = insert(UsageReport).values(
+            id=f"{fact_id}:{subscription.id}",
+            tenant_id=tenant_id,
+            contact_address=subscription.contact_address,
+            stripe_customer_id=subscription.stripe_customer_id,
+            quantity=1,
+            occurred_at=occurred_at,
+        )
+        await session.execute(report.on_conflict_do_nothing())
+        queued += 1
+    return queued

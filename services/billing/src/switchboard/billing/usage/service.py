@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import Boolean, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,9 +55,9 @@ def sms_price(
 
 
 class UsageLedger:
-    async def record_usage(self, session: AsyncSession, event: UsageRecorded) -> bool:
-        """Record the fact a usage event reports, unless the ledger already has it; whether it
-        is new."""
+    async def record_usage(self, session: AsyncSession, event: UsageRecorded) -> UUID | None:
+        """Record the fact a usage event reports, unless the ledger already has it; its ledger
+        id when it is new."""
         data = event.data
         return await self._insert(
             session,
@@ -81,13 +81,13 @@ class UsageLedger:
 
     async def record_sms(
         self, session: AsyncSession, event: MessageStatusChanged, rate_card: RateCard
-    ) -> bool:
+    ) -> UUID | None:
         """Record the segments of a sent SMS, at the provider's price or else the rate card's;
-        whether it is a new fact (its other status may have brought it already)."""
+        its ledger id when it is a new fact (its other status may have brought it already)."""
         data = event.data
         segments = billable_segments(data)
         if segments is None:
-            return False
+            return None
         price, priced_by = sms_price(data, segments, rate_card)
         return await self._insert(
             session,
@@ -150,9 +150,9 @@ class UsageLedger:
         statement = statement.order_by(UsageEntry.occurred_at.desc(), UsageEntry.id.desc())
         return (await session.scalars(statement.limit(limit))).all()
 
-    async def _insert(self, session: AsyncSession, values: dict[str, Any]) -> bool:
+    async def _insert(self, session: AsyncSession, values: dict[str, Any]) -> UUID | None:
         """Insert a fact once; a later reported price replaces an earlier rate-card estimate.
-        Whether the fact is new."""
+        The new row's id, when the fact is new."""
         statement = insert(UsageEntry).values(values)
         excluded = statement.excluded
         statement = statement.on_conflict_do_update(
@@ -165,8 +165,9 @@ class UsageLedger:
             where=(UsageEntry.priced_by == RATE_CARD) & (excluded.priced_by == REPORTED),
         )
         # xmax is 0 on a row this statement inserted, not on one it updated
-        inserted = await session.scalar(statement.returning(literal_column("xmax = 0")))
-        return bool(inserted)
+        inserted = literal_column("xmax = 0", Boolean)
+        row = (await session.execute(statement.returning(UsageEntry.id, inserted))).first()
+        return row[0] if row is not None and row[1] else None
 
 
 usage_ledger = UsageLedger()

@@ -30,12 +30,14 @@ class LedgerFeed:
 
     async def on_usage_recorded(self, event: UsageRecorded, delivery: Delivery) -> None:
         async with delivery.transaction() as session:
-            if not await usage_ledger.record_usage(session, event):
+            fact = await usage_ledger.record_usage(session, event)
+            if fact is None:
                 return
             data = event.data
             tokens = data.quantity if data.kind == "llm_tokens" else 0
             await self._count(
                 session,
+                fact,
                 event.tenant_id,
                 data.contact_address,
                 event.occurred_at,
@@ -50,10 +52,12 @@ class LedgerFeed:
         if billable_segments(event.data) is None:
             return
         async with delivery.transaction() as session:
-            if not await usage_ledger.record_sms(session, event, self.rate_card):
+            fact = await usage_ledger.record_sms(session, event, self.rate_card)
+            if fact is None:
                 return
             await self._count(
                 session,
+                fact,
                 event.tenant_id,
                 event.data.to_address,
                 event.occurred_at,
@@ -64,6 +68,7 @@ class LedgerFeed:
     async def _count(
         self,
         session: AsyncSession,
+        fact: UUID,
         tenant_id: UUID,
         address: str | None,
         occurred_at: datetime,
@@ -83,3 +88,5 @@ class LedgerFeed:
         )
         subscribers = ["", address] if address else [""]
         await quotas.announce(session, tenant_id, subscribers, self.now())
+        if messages:
+            await quotas.overage(session, tenant_id, subscribers, fact, occurred_at)

@@ -21,6 +21,7 @@ tenants:compact
 campaigns:delete
 conversations:delete
 events:delete
+billing:delete
 "
 
 # One listing up front: each kafka-topics.sh call starts a JVM, so skip what already exists.

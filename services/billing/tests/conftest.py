@@ -84,6 +84,14 @@ async def entitlements(platform_env: dict[str, str]) -> AsyncIterator[EventLog]:
 
 
 @pytest.fixture(scope="session")
+async def billing_events(platform_env: dict[str, str]) -> AsyncIterator[EventLog]:
+    """Everything published on `billing` this session."""
+    bootstrap = PlatformSettings().kafka_bootstrap_servers
+    async with follow_topics(bootstrap, Topic.BILLING, group="billing-test") as log:
+        yield log
+
+
+@pytest.fixture(scope="session")
 async def outbound(platform_env: dict[str, str]) -> AsyncIterator[EventLog]:
     """Everything published on `messages.outbound` this session."""
     bootstrap = PlatformSettings().kafka_bootstrap_servers

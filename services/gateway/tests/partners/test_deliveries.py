@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from uuid import UUID, uuid4
 
 import httpx
@@ -12,6 +13,8 @@ from standardwebhooks import Webhook
 from starlette.responses import Response
 
 from switchboard.contracts import (
+    BudgetThresholdData,
+    BudgetThresholdReached,
     ConsentData,
     ConsentOptedOut,
     MessageReceived,
@@ -179,6 +182,24 @@ class TestDelivery:
             ]
 
         await eventually(succeeded)
+
+    async def test_a_budget_threshold_reaches_a_subscribed_endpoint(
+        self, gateway, tenant, receiver, publish, partner_consumer, sending
+    ) -> None:
+        sending()
+        path = hook_path()
+        endpoint = await register(
+            gateway, tenant.headers, receiver.url(path), "billing.budget_threshold_reached"
+        )
+        data = BudgetThresholdData(
+            month="2026-11", threshold_percent=80, budget=Decimal("100"), spent=Decimal("80.5")
+        )
+        await publish(BudgetThresholdReached.create(tenant.id, data))
+        await received_at(receiver, path, within=FIRST_DELIVERY)
+        [got] = receiver.at(path)
+        body = Webhook(str(endpoint["secret"])).verify(got.body, got.headers)
+        assert body["type"] == "billing.budget_threshold_reached"
+        assert (body["data"]["threshold_percent"], body["data"]["spent"]) == (80, "80.5")
 
     async def test_a_named_host_is_reached_at_its_checked_address_under_its_name(
         self, gateway, tenant, receiver, publish, partner_consumer, sending

@@ -27,6 +27,7 @@ _KEYS: dict[Topic, str] = {
     Topic.CAMPAIGNS: "tenant_id:campaign_id",
     Topic.CONVERSATIONS: "tenant_id:contact address",
     Topic.EVENTS: "tenant_id:contact address or external id",
+    Topic.BILLING: "tenant_id",
 }
 
 

@@ -256,6 +256,24 @@ class EntitlementChanged(Event):
     data: EntitlementData
 
 
+# billing -------------------------------------------------------------------------------------
+
+
+class BudgetThresholdData(Contract):
+    month: str = Field(pattern=r"^\d{4}-\d{2}$", description="The calendar month (UTC), YYYY-MM.")
+    threshold_percent: int = Field(ge=1, description="The threshold crossed, in % of the budget.")
+    budget: Decimal = Field(ge=0)
+    spent: Decimal = Field(ge=0, description="What the month's usage cost so far.")
+    currency: str = "USD"
+
+
+class BudgetThresholdReached(Event):
+    """A tenant's spending this month crossed one of its budget's thresholds (once each)."""
+
+    type: Literal["billing.budget_threshold_reached"] = "billing.budget_threshold_reached"
+    data: BudgetThresholdData
+
+
 # tenants (compacted) -------------------------------------------------------------------------
 
 

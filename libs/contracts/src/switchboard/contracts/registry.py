@@ -8,6 +8,7 @@ from pydantic import Field, TypeAdapter
 
 from switchboard.contracts.events import (
     ApiKeyChanged,
+    BudgetThresholdReached,
     BusinessEventReceived,
     ConsentOptedIn,
     ConsentOptedOut,
@@ -42,7 +43,8 @@ AnyEvent = Annotated[
     | EnrollmentEnded
     | ConversationHandedOver
     | ConversationHandedBack
-    | BusinessEventReceived,
+    | BusinessEventReceived
+    | BudgetThresholdReached,
     Field(discriminator="type"),
 ]
 
@@ -58,6 +60,7 @@ TOPIC_EVENTS: dict[Topic, tuple[type[AnyEvent], ...]] = {
     Topic.CAMPAIGNS: (EnrollmentStarted, EnrollmentEnded),
     Topic.CONVERSATIONS: (ConversationHandedOver, ConversationHandedBack),
     Topic.EVENTS: (BusinessEventReceived,),
+    Topic.BILLING: (BudgetThresholdReached,),
 }
 
 _adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

@@ -18,6 +18,7 @@ class Topic(StrEnum):
     CAMPAIGNS = "campaigns"
     CONVERSATIONS = "conversations"
     EVENTS = "events"
+    BILLING = "billing"
 
     @property
     def dead_letter(self) -> str:

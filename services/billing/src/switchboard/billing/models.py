@@ -152,6 +152,27 @@ class QuotaCounter(Base):
     period_start: Mapped[date] = mapped_column(Date, primary_key=True)
     messages: Mapped[int] = mapped_column(BigInteger, default=0)
     llm_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost: Mapped[Decimal] = mapped_column(
+        Numeric(20, 10), default=Decimal(0), server_default=text("0")
+    )
+    """What the facts cost when counted (a rate-card estimate a provider's price later
+    replaces in the ledger stays as it was here: budgets watch, the ledger bills)."""
+
+
+class Budget(Base):
+    """A tenant's monthly spending budget: an event when this month's usage crosses each
+    threshold, once a month each."""
+
+    __tablename__ = "budgets"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    monthly_amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    thresholds: Mapped[list[int]] = mapped_column(JSONB)
+    """Percentages of the amount, ascending (e.g. 50, 80, 100)."""
+    alerted: Mapped[dict[str, list[int]]] = mapped_column(JSONB, default=dict)
+    """The thresholds already announced, by month (`YYYY-MM`): only the current month is kept."""
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Checkout(Base):

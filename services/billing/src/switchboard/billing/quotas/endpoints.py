@@ -8,9 +8,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, status
 
-from switchboard.billing.models import Subscription
+from switchboard.billing.models import Budget, Subscription
 from switchboard.billing.payments.deps import OptionalPayments
-from switchboard.billing.quotas.schemas import QuotaRead, SubscriptionRead, SubscriptionWrite
+from switchboard.billing.quotas import budgets
+from switchboard.billing.quotas.schemas import (
+    BudgetRead,
+    BudgetWrite,
+    QuotaRead,
+    SubscriptionRead,
+    SubscriptionWrite,
+)
 from switchboard.billing.quotas.subscriptions import subscription_service
 from switchboard.common.http import CurrentPrincipal, DbSession
 
@@ -111,3 +118,42 @@ async def get_quota(
     principal.require("messages:read")
     now = datetime.now(UTC)
     return await subscription_service.quota(session, principal.tenant(), contact_address or "", now)
+
+
+@router.get("/v1/budget", response_model=BudgetRead)
+async def get_budget(principal: CurrentPrincipal, session: DbSession) -> BudgetRead:
+    """The monthly budget, what was spent this month and which thresholds were announced."""
+    principal.require("messages:read")
+    budget = await budgets.get_budget(session, principal.tenant())
+    return await _budget_read(session, budget)
+
+
+@router.put("/v1/budget", response_model=BudgetRead)
+async def put_budget(
+    body: BudgetWrite, principal: CurrentPrincipal, session: DbSession
+) -> BudgetRead:
+    """Set the monthly budget (`tenant:admin`); thresholds already crossed are announced now."""
+    principal.require("tenant:admin")
+    budget = await budgets.set_budget(
+        session, principal.tenant(), body.monthly_amount, body.currency, body.thresholds,
+        datetime.now(UTC),
+    )  # fmt: skip
+    return await _budget_read(session, budget)
+
+
+@router.delete("/v1/budget", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_budget(principal: CurrentPrincipal, session: DbSession) -> None:
+    principal.require("tenant:admin")
+    await session.delete(await budgets.get_budget(session, principal.tenant()))
+
+
+async def _budget_read(session: DbSession, budget: Budget) -> BudgetRead:
+    now = datetime.now(UTC)
+    month = now.strftime("%Y-%m")
+    return BudgetRead(
+        monthly_amount=budget.monthly_amount,
+        currency=budget.currency,
+        thresholds=budget.thresholds,
+        spent_this_month=await budgets.spent(session, budget.tenant_id, now),
+        alerted_this_month=budget.alerted.get(month, []),
+    )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SubscriptionState = Literal["active", "grace", "suspended"]
 
@@ -45,3 +46,29 @@ class QuotaRead(BaseModel):
     )
     day_resets_at: datetime
     month_resets_at: datetime
+
+
+class BudgetWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    monthly_amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2, examples=["250.00"])
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    thresholds: list[int] = Field(
+        default_factory=lambda: [50, 80, 100],
+        min_length=1,
+        max_length=10,
+        description="Percentages of the amount; crossing each publishes "
+        "`billing.budget_threshold_reached` once a month.",
+    )
+
+    @field_validator("thresholds")
+    @classmethod
+    def _percentages(cls, thresholds: list[int]) -> list[int]:
+        if any(not 1 <= t <= 1000 for t in thresholds):
+            raise ValueError("Thresholds are percentages from 1 to 1000.")
+        return sorted(set(thresholds))
+
+
+class BudgetRead(BudgetWrite):
+    spent_this_month: Decimal = Field(description="What this month's usage cost so far.")
+    alerted_this_month: list[int] = Field(description="Thresholds already announced this month.")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from uuid import UUID
 
 from sqlalchemy import select, text, update
@@ -29,14 +30,15 @@ _outbox = Outbox(outbox)
 _COUNT = text(
     """
     INSERT INTO billing.quota_counters
-        (tenant_id, contact_address, period, period_start, messages, llm_tokens)
-    SELECT :tenant_id, c.address, p.period, p.start, :messages, :llm_tokens
+        (tenant_id, contact_address, period, period_start, messages, llm_tokens, cost)
+    SELECT :tenant_id, c.address, p.period, p.start, :messages, :llm_tokens, :cost
     FROM unnest(CAST(:addresses AS text[])) AS c(address)
     CROSS JOIN (VALUES ('day', CAST(:day AS date)), ('month', CAST(:month AS date)))
         AS p(period, start)
     ON CONFLICT (tenant_id, contact_address, period, period_start) DO UPDATE
     SET messages = billing.quota_counters.messages + excluded.messages,
-        llm_tokens = billing.quota_counters.llm_tokens + excluded.llm_tokens
+        llm_tokens = billing.quota_counters.llm_tokens + excluded.llm_tokens,
+        cost = billing.quota_counters.cost + excluded.cost
     """
 )
 
@@ -64,6 +66,7 @@ async def count(
     occurred_at: datetime,
     messages: int = 0,
     llm_tokens: int = 0,
+    cost: Decimal = Decimal(0),
 ) -> None:
     """Add one new fact to the tenant's counters, and the contact's when it names one."""
     addresses = ["", contact_address] if contact_address else [""]
@@ -76,6 +79,7 @@ async def count(
             "month": month_of(occurred_at),
             "messages": messages,
             "llm_tokens": llm_tokens,
+            "cost": cost,
         },
     )
 

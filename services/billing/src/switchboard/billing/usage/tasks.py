@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.billing.quotas import service as quotas
+from switchboard.billing.quotas.budgets import check_budget
 from switchboard.billing.usage.rates import RateCard
-from switchboard.billing.usage.service import billable_segments, usage_ledger
+from switchboard.billing.usage.service import billable_segments, sms_price, usage_ledger
 from switchboard.common.kafka import Delivery
 from switchboard.contracts import MessageStatusChanged, UsageRecorded
 
@@ -43,6 +45,7 @@ class LedgerFeed:
                 event.occurred_at,
                 messages=0,
                 llm_tokens=tokens,
+                cost=data.cost,
             )
 
     async def on_message_status_changed(
@@ -63,6 +66,7 @@ class LedgerFeed:
                 event.occurred_at,
                 messages=1,
                 llm_tokens=0,
+                cost=self._sms_cost(event),
             )
 
     async def _count(
@@ -75,9 +79,10 @@ class LedgerFeed:
         *,
         messages: int,
         llm_tokens: int,
+        cost: Decimal,
     ) -> None:
-        if not messages and not llm_tokens:
-            return
+        """Count a new fact toward its subscribers' quotas and the tenant's budget, and publish
+        what that changes."""
         await quotas.count(
             session,
             tenant_id,
@@ -85,8 +90,17 @@ class LedgerFeed:
             occurred_at=occurred_at,
             messages=messages,
             llm_tokens=llm_tokens,
+            cost=cost,
         )
+        now = self.now()
         subscribers = ["", address] if address else [""]
-        await quotas.announce(session, tenant_id, subscribers, self.now())
+        await quotas.announce(session, tenant_id, subscribers, now)
         if messages:
             await quotas.overage(session, tenant_id, subscribers, fact, occurred_at)
+        if cost:
+            await check_budget(session, tenant_id, now)
+
+    def _sms_cost(self, event: MessageStatusChanged) -> Decimal:
+        segments = billable_segments(event.data) or 0
+        price, _ = sms_price(event.data, segments, self.rate_card)
+        return price.amount

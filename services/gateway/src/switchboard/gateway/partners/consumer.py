@@ -6,6 +6,7 @@ from switchboard.common.inbox import Inbox
 from switchboard.common.kafka import Delivery, EventConsumer
 from switchboard.common.runtime import Worker
 from switchboard.contracts import (
+    BudgetThresholdReached,
     ConsentOptedIn,
     ConsentOptedOut,
     ConversationHandedBack,
@@ -29,6 +30,7 @@ PARTNER_EVENTS: tuple[type[Event], ...] = (
     EnrollmentEnded,
     ConversationHandedOver,
     ConversationHandedBack,
+    BudgetThresholdReached,
 )
 
 
@@ -54,6 +56,7 @@ def partner_events_consumer(worker: Worker) -> EventConsumer:
             Topic.CONSENT,
             Topic.CAMPAIGNS,
             Topic.CONVERSATIONS,
+            Topic.BILLING,
         ),
         bootstrap_servers=worker.platform.kafka_bootstrap_servers,
         db=worker.db,

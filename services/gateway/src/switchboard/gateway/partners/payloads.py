@@ -15,6 +15,7 @@ PartnerEventType = Literal[
     "campaign.enrollment_ended",
     "conversation.handed_over",
     "conversation.handed_back",
+    "billing.budget_threshold_reached",
     "endpoint.disabled",
 ]
 PARTNER_EVENT_TYPES: tuple[str, ...] = get_args(PartnerEventType)

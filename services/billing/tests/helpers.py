@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 import httpx
 
 from switchboard.contracts import (
+    Channel,
     DeliveryStatus,
     MessageStatusChanged,
     MessageStatusChangedData,
@@ -42,9 +43,13 @@ def llm_usage(
     source_id: str | None = None,
     occurred_at: datetime | None = None,
     contact_address: str | None = None,
+    channel: Channel | None = None,
+    campaign_id: UUID | None = None,
 ) -> UsageRecorded:
     data = UsageRecordedData(
         contact_address=contact_address,
+        channel=channel,
+        campaign_id=campaign_id,
         kind="llm_tokens",
         quantity=tokens,
         cost=Decimal(cost),
@@ -67,6 +72,8 @@ def sms_status(
     price: str | None = None,
     channel: str = "sms",
     to: str = "+15550001111",
+    campaign_id: UUID | None = None,
+    occurred_at: datetime | None = None,
 ) -> MessageStatusChanged:
     data = MessageStatusChangedData.model_validate(
         {
@@ -81,9 +88,11 @@ def sms_status(
             "segments": segments,
             "price": Decimal(price) if price is not None else None,
             "currency": "USD" if price is not None else None,
+            "campaign_id": campaign_id,
         }
     )
-    return MessageStatusChanged.create(tenant_id, data)
+    envelope: dict[str, Any] = {"occurred_at": occurred_at} if occurred_at else {}
+    return MessageStatusChanged.create(tenant_id, data, **envelope)
 
 
 async def usage_of(
@@ -95,8 +104,27 @@ async def usage_of(
     return {total["kind"]: total for total in response.json()["totals"]}
 
 
-async def ledger_of(billing: httpx.AsyncClient, tenant: Tenant) -> list[dict[str, Any]]:
-    response = await billing.get("/v1/usage/ledger", headers=tenant.headers)
+async def ledger_of(
+    billing: httpx.AsyncClient, tenant: Tenant, **params: str
+) -> list[dict[str, Any]]:
+    response = await billing.get("/v1/usage/ledger", params=params, headers=tenant.headers)
     assert response.status_code == 200, response.text
     rows: list[dict[str, Any]] = response.json()
     return rows
+
+
+async def breakdown_of(
+    billing: httpx.AsyncClient, tenant: Tenant, *group_by: str, **params: str
+) -> list[dict[str, Any]]:
+    """The rows of the tenant's usage breakdown by `group_by`, in the API's order."""
+    query = [("group_by", g) for g in group_by] + list(params.items())
+    response = await billing.get("/v1/usage/breakdown", params=query, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    rows: list[dict[str, Any]] = response.json()["rows"]
+    return rows
+
+
+async def ledger_csv(billing: httpx.AsyncClient, tenant: Tenant, **params: str) -> httpx.Response:
+    response = await billing.get("/v1/usage/ledger.csv", params=params, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    return response

@@ -11,7 +11,9 @@ from ..helpers import Tenant, wait_until_key_accepted
 
 
 class TestAuthentication:
-    @pytest.mark.parametrize("path", ["/v1/usage", "/v1/usage/ledger"])
+    @pytest.mark.parametrize(
+        "path", ["/v1/usage", "/v1/usage/ledger", "/v1/usage/breakdown", "/v1/usage/ledger.csv"]
+    )
     async def test_without_a_key_is_401(self, billing: httpx.AsyncClient, path: str) -> None:
         response = await billing.get(path)
         assert response.status_code == 401
@@ -71,6 +73,11 @@ class TestQueries:
             ("/v1/usage/ledger", {"limit": "0"}),
             ("/v1/usage/ledger", {"limit": "501"}),
             ("/v1/usage/ledger", {"kind": "carrier_pigeons"}),
+            ("/v1/usage/breakdown", {"group_by": ""}),
+            ("/v1/usage/breakdown", {"contact_address": "555-0100"}),
+            ("/v1/usage/breakdown", {"campaign_id": "spring-sale"}),
+            ("/v1/usage/ledger.csv", {"to": "2025-13-01"}),
+            ("/v1/usage/ledger.csv", {"campaign_id": "spring-sale"}),
         ],
     )
     async def test_malformed_parameters_are_422(
@@ -78,6 +85,27 @@ class TestQueries:
     ) -> None:
         response = await billing.get(path, params=params, headers=customer.headers)
         assert response.status_code == 422
+
+    async def test_an_unknown_grouping_is_422_naming_the_known_ones(
+        self, billing: httpx.AsyncClient, customer: Tenant
+    ) -> None:
+        params = [("group_by", "day"), ("group_by", "week")]
+        response = await billing.get("/v1/usage/breakdown", params=params, headers=customer.headers)
+        assert response.status_code == 422
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["query", "group_by", 1]
+        assert error["input"] == "week"
+        assert "'day', 'channel', 'campaign', 'kind' or 'contact'" in error["msg"]
+
+    async def test_an_export_from_after_to_is_400(
+        self, billing: httpx.AsyncClient, customer: Tenant
+    ) -> None:
+        params = {"from": "2025-03-01", "to": "2025-02-01"}
+        response = await billing.get(
+            "/v1/usage/ledger.csv", params=params, headers=customer.headers
+        )
+        assert response.status_code == 400
+        assert "from" in response.json()["error"]["message"]
 
     async def test_a_bare_date_reads_as_utc(
         self, billing: httpx.AsyncClient, customer: Tenant

@@ -13,6 +13,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -223,8 +224,8 @@ class TestARuleInPlainLanguage:
         assert (sent.to_address, sent.body) == (address, message)
         # And each of the two model calls was published on `usage`, costed
         calls = await eventually(lambda: at_least(outbound.usage[customer.id], 2))
-        assert [(u.purpose, u.model, u.contact_address) for u in calls] == [
-            ("composition", "claude-test", address)
+        assert [(u.purpose, u.model, u.contact_address, u.campaign_id) for u in calls] == [
+            ("composition", "claude-test", address, None)
         ] * 2
         assert sum(u.cost for u in calls) == Decimal(decision["cost"])
 
@@ -522,6 +523,7 @@ class TestAComposedCampaignStep:
         agent: AgentRunner,
         script: Script,
         schedule_db: Database,
+        outbound: Outbound,
     ) -> None:
         clock.set(at("2026-06-01 15:00"))
         steps = [
@@ -559,6 +561,9 @@ class TestAComposedCampaignStep:
         )
         first = metrics.json()["steps"][0]
         assert (first["composing"], first["scheduled"], first["skipped"]) == (2, 1, 1)
+        # And the agent's three model calls are billed to the campaign
+        calls = await eventually(lambda: at_least(outbound.usage[customer.id], 3))
+        assert [u.campaign_id for u in calls] == [UUID(campaign["id"])] * 3
 
     async def test_a_paused_campaign_waits_and_a_contact_taken_out_is_never_decided(
         self,

@@ -8,7 +8,7 @@ import asyncio
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -219,6 +219,8 @@ class TestAJourney:
         by_step = {step["step"]: step for step in metrics["steps"]}
         assert (by_step[0]["sent"], by_step[3]["sent"], by_step[5]["sent"]) == (2, 1, 1)
         assert len(bodies_to(outbound, customer, gold)) == 2
+        # And each message the runner handed over names its campaign, for billing
+        assert {m.campaign_id for m in outbound.to(customer.id)} == {UUID(campaign["id"])}
 
     async def test_a_reply_or_its_absence_decides_the_next_step(
         self,
@@ -520,6 +522,8 @@ class TestFrequencyCap:
         ]
         assert second[0]["status"] == "skipped"
         assert "frequency cap" in second[0]["reason"]
+        # And the message the scheduler sent names its campaign, for billing
+        assert [m.campaign_id for m in outbound.to(customer.id)] == [UUID(campaign["id"])]
 
 
 class TestAnnouncements:

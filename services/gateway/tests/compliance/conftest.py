@@ -1,4 +1,5 @@
-"""Compliance in this process: a dispatcher with its gates, the outbound consumer, an event log."""
+"""Compliance in this process: a dispatcher with its gates and an event log (the outbound
+consumer, `outbound_requests`, is shared by the gateway's tests)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,12 @@ import httpx
 import pytest
 
 from switchboard.common.db import Database
-from switchboard.common.inbox import Inbox
-from switchboard.common.kafka import EventConsumer, create_producer
 from switchboard.common.settings import PlatformSettings
-from switchboard.contracts import MessageRequested, Topic
+from switchboard.contracts import Topic
 from switchboard.devstack.fake_twilio import FakeTwilio
 from switchboard.devstack.testkit import EventLog, Serve, follow_topics
 from switchboard.gateway.compliance.gates import ComplianceGate
-from switchboard.gateway.models import inbox
 from switchboard.gateway.outbound.transports import TwilioTransport
-from switchboard.gateway.worker import on_message_requested
 
 from ..helpers import new_dispatcher
 from .support import Line, open_line
@@ -34,30 +31,6 @@ async def event_log(
     topics = (Topic.CONSENT, Topic.MESSAGES_INBOUND)
     async with follow_topics(bootstrap, *topics, group="gateway-compliance-test") as log:
         yield log
-
-
-@pytest.fixture(scope="session")
-async def outbound_requests(platform_env: dict[str, str]) -> AsyncIterator[None]:
-    """The gateway worker's handler of `messages.outbound`, so published requests get queued."""
-    platform = PlatformSettings()
-    db = Database(platform.database_url, pool_size=2)
-    producer = create_producer(platform.kafka_bootstrap_servers, client_id="compliance-test")
-    await producer.start()
-    consumer = EventConsumer(
-        name="gateway-dispatcher",
-        topics=(Topic.MESSAGES_OUTBOUND,),
-        bootstrap_servers=platform.kafka_bootstrap_servers,
-        db=db,
-        inbox=Inbox(inbox),
-        producer=producer,
-    )
-    consumer.on(MessageRequested, on_message_requested)
-    task = asyncio.create_task(consumer.run())
-    yield
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    await producer.stop()
-    await db.dispose()
 
 
 @pytest.fixture

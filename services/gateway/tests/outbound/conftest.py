@@ -10,8 +10,9 @@ import pytest
 
 from switchboard.common.db import Database
 from switchboard.common.settings import PlatformSettings
+from switchboard.contracts import Topic
 from switchboard.devstack.fake_twilio import FakeTwilio
-from switchboard.devstack.testkit import Serve
+from switchboard.devstack.testkit import EventLog, Serve, follow_topics
 from switchboard.gateway.outbound.transports import TwilioTransport
 
 from ..helpers import new_dispatcher
@@ -32,3 +33,13 @@ async def dispatching(
     await asyncio.gather(task, return_exceptions=True)
     await transport.close()
     await db.dispose()
+
+
+@pytest.fixture(scope="session")
+async def status_events(platform_env: dict[str, str]) -> AsyncIterator[EventLog]:
+    """What the gateway publishes on `messages.status`, read by a real consumer."""
+    bootstrap = platform_env["SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS"]
+    async with follow_topics(
+        bootstrap, Topic.MESSAGES_STATUS, group="gateway-outbound-test"
+    ) as log:
+        yield log

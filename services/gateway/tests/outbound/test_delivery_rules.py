@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 
 from switchboard.common.db import Database
 from switchboard.common.settings import PlatformSettings
-from switchboard.contracts import MessageRequestedData
+from switchboard.contracts import (
+    MessageRequested,
+    MessageRequestedData,
+    MessageStatusChanged,
+    Topic,
+)
 from switchboard.gateway.outbound.service import outbound_service
 from switchboard.gateway.outbound.transports import TwilioTransport
 
@@ -61,6 +67,45 @@ class TestStatusCallbacks:
         after = (await gateway.get(f"/v1/messages/{message['id']}", headers=tenant.headers)).json()
         assert after["status"] == final
         assert [h["status"] for h in after["history"]][-len(order) :] == list(order)
+
+    async def test_a_campaigns_message_names_its_campaign_in_every_status_event(
+        self,
+        gateway,
+        tenant,
+        fake_twilio,
+        dispatching,
+        outbound_requests,
+        status_events,
+        publish,
+    ) -> None:
+        # Given a tenant with a Twilio number (whose callbacks the test plays)
+        fake_twilio.callbacks = False
+        _, token = await tenant_with_number(gateway, tenant, fake_twilio)
+        # When the campaigns service asks for a message of one of its campaigns
+        campaign_id = uuid4()
+        request = MessageRequestedData(
+            idempotency_key=f"campaigns:{uuid4()}",
+            origin="campaign",
+            channel="sms",
+            to_address=random_number(),
+            body="Spring sale: 20% off this week",
+            campaign_id=campaign_id,
+        )
+        await publish(MessageRequested.create(tenant.id, request))
+
+        def reached(status: str):
+            return lambda events: any(e.data.status == status for e in events)
+
+        # And Twilio takes it (the dispatcher records the send), then reports it delivered
+        [(_, sent)] = await status_events.wait(Topic.MESSAGES_STATUS, tenant.id, reached("sent"))
+        assert isinstance(sent, MessageStatusChanged)
+        await report(gateway, token, sent.data.provider_message_id, "delivered")
+        records = await status_events.wait(Topic.MESSAGES_STATUS, tenant.id, reached("delivered"))
+        # Then each status event carries the campaign, for billing to attribute its cost
+        assert [(e.data.status, e.data.origin, e.data.campaign_id) for _, e in records] == [
+            ("sent", "campaign", campaign_id),
+            ("delivered", "campaign", campaign_id),
+        ]
 
     async def test_an_unknown_status_is_kept_in_the_history_only(
         self, gateway, tenant, fake_twilio, dispatching

@@ -129,6 +129,9 @@ class MessageRequestedData(Contract):
     expires_at: datetime | None = None
     conversation_id: UUID | None = None
     in_reply_to: UUID | None = Field(default=None, description="Inbound message answered.")
+    campaign_id: UUID | None = Field(
+        default=None, description="The campaign that sent it, for its costs' attribution."
+    )
 
 
 class MessageRequested(Event):
@@ -155,6 +158,9 @@ class MessageStatusChangedData(Contract):
     currency: str | None = None
     error_code: str | None = None
     error_message: str | None = None
+    campaign_id: UUID | None = Field(
+        default=None, description="The campaign that sent it (as its `message.requested` said)."
+    )
 
 
 class MessageStatusChanged(Event):
@@ -230,6 +236,9 @@ class UsageRecordedData(Contract):
     latency_ms: int | None = Field(default=None, description="How long the model call took.")
     purpose: LlmPurpose | None = Field(
         default=None, description="What a model call was for (chat reply, summary...)."
+    )
+    campaign_id: UUID | None = Field(
+        default=None, description="The campaign the unit was consumed for (its AI agent's calls)."
     )
 
 

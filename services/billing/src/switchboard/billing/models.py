@@ -45,13 +45,22 @@ class UsageEntry(Base):
 
     The fact key is what a usage meter (Stripe's `identifier`) needs to stay idempotent too;
     `quantity` never changes after insert, only a rate-card estimate of `cost` may be replaced
-    by the provider's price.
+    by the provider's price. `campaign_id` attributes the fact to the campaign that incurred it
+    (its messages' segments, its agent's tokens), as the first event reporting it said.
     """
 
     __tablename__ = "usage_ledger"
     __table_args__ = (
         UniqueConstraint("tenant_id", "kind", "source_id"),
         Index("ix_usage_ledger_tenant_occurred", "tenant_id", "occurred_at"),
+        # One campaign's costs over a period (the breakdown's `campaign_id` filter).
+        Index(
+            "ix_usage_ledger_tenant_campaign",
+            "tenant_id",
+            "campaign_id",
+            "occurred_at",
+            postgresql_where=text("campaign_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid7)
@@ -68,6 +77,7 @@ class UsageEntry(Base):
     model: Mapped[str | None] = mapped_column(String(100))
     channel: Mapped[str | None] = mapped_column(String(20))
     contact_address: Mapped[str | None] = mapped_column(String(64))
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column()
     event_id: Mapped[uuid.UUID] = mapped_column(doc="The event that first reported the fact.")
     recorded_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()

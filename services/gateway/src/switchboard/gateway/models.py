@@ -182,6 +182,9 @@ class OutboundMessage(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     in_reply_to: Mapped[uuid.UUID | None] = mapped_column()
     template: Mapped[dict[str, Any] | None] = mapped_column(JSONB, doc="WhatsApp template, if any")
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(
+        doc="The campaign that requested it: every status event carries it (cost attribution)"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

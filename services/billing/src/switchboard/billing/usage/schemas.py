@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -10,12 +10,19 @@ from pydantic import AfterValidator, BaseModel, Field
 from switchboard.contracts import UsageKind
 
 
+def plain(amount: Decimal) -> str:
+    """An amount without the column's trailing zeros, never in exponent notation."""
+    return format(amount.normalize(), "f")
+
+
 def _trim(amount: Decimal) -> Decimal:
-    """Drop the column's trailing zeros without switching to exponent notation."""
-    return Decimal(format(amount.normalize(), "f"))
+    return Decimal(plain(amount))
 
 
 Money = Annotated[Decimal, AfterValidator(_trim)]
+
+Grouping = Literal["day", "channel", "campaign", "kind", "contact"]
+"""What a breakdown groups the ledger by; its rows are always per kind and currency too."""
 
 
 class UsageTotal(BaseModel):
@@ -47,3 +54,27 @@ class LedgerEntryRead(BaseModel):
     model: str | None
     channel: str | None
     contact_address: str | None
+    campaign_id: UUID | None = Field(description="The campaign that incurred it, if any.")
+
+
+class BreakdownRow(BaseModel):
+    """One group's usage: only the keys grouped by are present (null: none, e.g. usage of no
+    campaign), then the kind, unit and currency every row is split by."""
+
+    day: date | None = Field(default=None, description="The UTC day (`group_by=day`).")
+    channel: str | None = Field(default=None, description="`group_by=channel`.")
+    campaign_id: UUID | None = Field(default=None, description="`group_by=campaign`.")
+    contact_address: str | None = Field(default=None, description="`group_by=contact`.")
+    kind: UsageKind
+    unit: str
+    currency: str
+    quantity: int
+    cost: Money
+    entries: int = Field(description="How many ledger rows the group sums.")
+
+
+class UsageBreakdown(BaseModel):
+    from_: datetime = Field(serialization_alias="from")
+    to: datetime
+    group_by: list[Grouping]
+    rows: list[BreakdownRow]

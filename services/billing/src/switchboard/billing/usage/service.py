@@ -6,19 +6,24 @@ status, or by a status and a usage event, lands on one row and is counted once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+import io
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Final
 from uuid import UUID
 
-from sqlalchemy import Boolean, func, literal_column, select
+from sqlalchemy import Boolean, ColumnElement, Date, Row, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.billing.models import UsageEntry
 from switchboard.billing.periods import Period
 from switchboard.billing.usage.rates import Price, RateCard
-from switchboard.billing.usage.schemas import UsageTotal
+from switchboard.billing.usage.schemas import BreakdownRow, Grouping, UsageTotal, plain
+from switchboard.common.db import Database
 from switchboard.contracts import (
     MessageStatusChanged,
     MessageStatusChangedData,
@@ -36,6 +41,57 @@ REPORTED: Final = "reported"
 RATE_CARD: Final = "rate_card"
 # An SMS is billable once the provider took it; either status may carry the segment count.
 BILLABLE_STATUSES: Final = frozenset({"sent", "delivered"})
+
+# What a breakdown's groupings group by, named as the row's key. Every row is per kind, unit
+# and currency anyway (tokens and segments never add up), so `kind` adds no key of its own.
+# Days are UTC days; the zone is a literal, so GROUP BY repeats the selected expression exactly.
+GROUP_KEYS: Final[dict[Grouping, ColumnElement[Any] | None]] = {
+    "day": cast(func.timezone(literal_column("'UTC'"), UsageEntry.occurred_at), Date).label("day"),
+    "channel": UsageEntry.channel.label("channel"),
+    "campaign": UsageEntry.campaign_id.label("campaign_id"),
+    "contact": UsageEntry.contact_address.label("contact_address"),
+    "kind": None,
+}
+# The ledger's CSV export: one line per fact, oldest first, under this header.
+CSV_COLUMNS: Final = (
+    "id",
+    "occurred_at",
+    "kind",
+    "quantity",
+    "unit",
+    "cost",
+    "currency",
+    "priced_by",
+    "channel",
+    "campaign_id",
+    "contact_address",
+    "provider",
+    "model",
+    "source_id",
+)
+CSV_BATCH: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerFilter:
+    """Narrows a query to one end user's facts, or one campaign's."""
+
+    contact_address: str | None = None
+    campaign_id: UUID | None = None
+
+
+def _within(tenant_id: UUID, period: Period, only: LedgerFilter) -> list[ColumnElement[bool]]:
+    """One tenant's facts in `period` (and `only`'s)."""
+    conditions = [
+        UsageEntry.tenant_id == tenant_id,
+        UsageEntry.occurred_at >= period.start,
+        UsageEntry.occurred_at < period.end,
+    ]
+    if only.contact_address is not None:
+        conditions.append(UsageEntry.contact_address == only.contact_address)
+    if only.campaign_id is not None:
+        conditions.append(UsageEntry.campaign_id == only.campaign_id)
+    return conditions
 
 
 def billable_segments(data: MessageStatusChangedData) -> int | None:
@@ -75,6 +131,7 @@ class UsageLedger:
                 "model": data.model,
                 "channel": data.channel,
                 "contact_address": data.contact_address,
+                "campaign_id": data.campaign_id,
                 "event_id": event.event_id,
             },
         )
@@ -104,6 +161,7 @@ class UsageLedger:
                 "provider": data.provider,
                 "channel": data.channel,
                 "contact_address": data.to_address,
+                "campaign_id": data.campaign_id,
                 "event_id": event.event_id,
             },
         )
@@ -121,16 +179,70 @@ class UsageLedger:
                 func.sum(UsageEntry.cost).label("cost"),
                 func.count().label("entries"),
             )
-            .where(
-                UsageEntry.tenant_id == tenant_id,
-                UsageEntry.occurred_at >= period.start,
-                UsageEntry.occurred_at < period.end,
-            )
+            .where(*_within(tenant_id, period, LedgerFilter()))
             .group_by(UsageEntry.kind, UsageEntry.unit, UsageEntry.currency)
             .order_by(UsageEntry.kind, UsageEntry.currency)
         )
         rows = await session.execute(statement)
         return [UsageTotal.model_validate(row, from_attributes=True) for row in rows]
+
+    async def breakdown(
+        self,
+        session: AsyncSession,
+        tenant_id: UUID,
+        period: Period,
+        group_by: Sequence[Grouping],
+        only: LedgerFilter,
+    ) -> list[BreakdownRow]:
+        """Quantity and cost of one tenant's facts in `period`, per group of `group_by` (in that
+        order) and per kind and currency, summed by the database; ordered by the same keys."""
+        keys = [key for g in dict.fromkeys(group_by) if (key := GROUP_KEYS[g]) is not None]
+        per = (*keys, UsageEntry.kind, UsageEntry.unit, UsageEntry.currency)
+        statement = (
+            select(
+                *per,
+                func.sum(UsageEntry.quantity).label("quantity"),
+                func.sum(UsageEntry.cost).label("cost"),
+                func.count().label("entries"),
+            )
+            .where(*_within(tenant_id, period, only))
+            .group_by(*per)
+            .order_by(*keys, UsageEntry.kind, UsageEntry.currency)
+        )
+        rows = await session.execute(statement)
+        # Only the grouped keys are set on a row, so the API shows only those.
+        return [BreakdownRow.model_validate(dict(row._mapping)) for row in rows]
+
+    async def export_csv(
+        self,
+        db: Database,
+        tenant_id: UUID,
+        period: Period,
+        only: LedgerFilter,
+        *,
+        batch_size: int = CSV_BATCH,
+    ) -> AsyncIterator[str]:
+        """One tenant's facts in `period` as CSV, oldest first: the header, then a chunk per
+        batch of rows read from a server-side cursor, so the ledger is never whole in memory.
+
+        The transaction is the stream's own (the response is sent after the request's session
+        has ended); if it fails midway the response stops short of its end, which the client
+        sees as a broken transfer rather than a complete file."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        statement = (
+            select(*(getattr(UsageEntry, column) for column in CSV_COLUMNS))
+            .where(*_within(tenant_id, period, only))
+            .order_by(UsageEntry.occurred_at, UsageEntry.id)
+            .execution_options(yield_per=batch_size)
+        )
+        async with db.transaction() as session:
+            result = await session.stream(statement)
+            yield _drain(buffer)
+            async for rows in result.partitions():
+                writer.writerows(_csv_line(row) for row in rows)
+                yield _drain(buffer)
 
     async def entries(
         self,
@@ -168,6 +280,26 @@ class UsageLedger:
         inserted = literal_column("xmax = 0", Boolean)
         row = (await session.execute(statement.returning(UsageEntry.id, inserted))).first()
         return row[0] if row is not None and row[1] else None
+
+
+def _csv_line(row: Row[Any]) -> Iterable[object]:
+    """A ledger row's CSV fields: empty for none, amounts without trailing zeros, times ISO."""
+    for value in row:
+        if value is None:
+            yield ""
+        elif isinstance(value, Decimal):
+            yield plain(value)
+        elif isinstance(value, datetime):
+            yield value.isoformat()
+        else:
+            yield value
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
 
 
 usage_ledger = UsageLedger()

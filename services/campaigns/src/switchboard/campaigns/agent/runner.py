@@ -296,6 +296,7 @@ class AgentRunner:
                 input_tokens=call.input_tokens,
                 output_tokens=call.output_tokens,
                 purpose="composition",
+                campaign_id=held.campaign_id,
             )
             events.append((UsageRecorded.create(held.tenant_id, data), tenant_key(held.tenant_id)))
         return events

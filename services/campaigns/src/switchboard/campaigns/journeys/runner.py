@@ -517,7 +517,13 @@ def _now_and_uncapped(send: dict[str, Any], now: datetime, policy: Policy) -> bo
 
 def _handed(send: dict[str, Any]) -> tuple[AnyEvent, bytes | None]:
     return message_request(
-        send["id"], send["tenant_id"], send["channel"], send["to_address"], None, send["body"]
+        send["id"],
+        send["tenant_id"],
+        send["channel"],
+        send["to_address"],
+        None,
+        send["body"],
+        send["campaign_id"],
     )
 
 

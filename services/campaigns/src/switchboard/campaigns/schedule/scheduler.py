@@ -77,7 +77,7 @@ _DUE = text(
     CROSS JOIN (VALUES (0), (1)) AS p(priority)
     CROSS JOIN LATERAL (
         SELECT s.id, s.tenant_id, s.to_address, s.channel, s.from_address, s.body,
-               s.time_zone, s.due_at
+               s.time_zone, s.due_at, s.campaign_id
         FROM campaigns.scheduled_sends AS s
         WHERE s.tenant_id = tenants.tenant_id AND s.priority = p.priority
           AND s.status = 'scheduled' AND s.due_at <= :now
@@ -303,9 +303,11 @@ def message_request(
     to_address: str,
     from_address: str | None,
     body: str,
+    campaign_id: UUID | None = None,
 ) -> tuple[AnyEvent, bytes | None]:
     """A send handed to the gateway: `message.requested`, keyed by its recipient, its
-    idempotency key naming the send (so its statuses find their way back)."""
+    idempotency key naming the send (so its statuses find their way back), and the campaign
+    that planned it (a rule's send has none), which its costs are attributed to."""
     data = MessageRequestedData(
         idempotency_key=f"campaigns:{send_id}",
         origin="campaign",
@@ -314,11 +316,18 @@ def message_request(
         to_address=to_address,
         from_address=from_address,
         body=body,
+        campaign_id=campaign_id,
     )
     return MessageRequested.create(tenant_id, data), contact_key(tenant_id, to_address)
 
 
 def _request(row: Row[Any]) -> tuple[AnyEvent, bytes | None]:
     return message_request(
-        row.id, row.tenant_id, row.channel, row.to_address, row.from_address, row.body
+        row.id,
+        row.tenant_id,
+        row.channel,
+        row.to_address,
+        row.from_address,
+        row.body,
+        row.campaign_id,
     )

@@ -64,7 +64,7 @@ _RECORD = text(
     WHERE m.id = sent.id AND before.id = sent.id
     RETURNING m.id, before.status AS before_status, m.status, m.tenant_id, m.idempotency_key,
               m.origin, m.channel, m.to_address, m.provider, m.provider_message_id, m.segments,
-              m.price, m.currency, m.error_code, m.error_message
+              m.price, m.currency, m.error_code, m.error_message, m.campaign_id
     """  # noqa: S608
 )
 

@@ -52,6 +52,7 @@ class OutboundService:
             "expires_at": request.expires_at,
             "in_reply_to": request.in_reply_to,
             "template": request.template.model_dump(mode="json") if request.template else None,
+            "campaign_id": request.campaign_id,
         }
         statement = (
             insert(OutboundMessage)

@@ -156,6 +156,7 @@ def status_data(message: Any, status: DeliveryStatus) -> MessageStatusChangedDat
         currency=message.currency,
         error_code=message.error_code,
         error_message=message.error_message,
+        campaign_id=message.campaign_id,
     )
 
 

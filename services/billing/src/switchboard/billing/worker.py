@@ -25,7 +25,8 @@ from switchboard.contracts import MessageStatusChanged, Topic, UsageRecorded
 def usage_consumer(
     platform: PlatformSettings, settings: BillingSettings, db: Database, producer: AIOKafkaProducer
 ) -> EventConsumer:
-    """The `billing` consumer group on `usage` and `messages.status`."""
+    """The `billing` consumer group on `usage` and `messages.status`, a partition's batch at a
+    time (`usage/tasks.py`)."""
     feed = LedgerFeed(RateCard(settings.sms_segment_price, settings.rate_card_currency))
     consumer = EventConsumer(
         name="billing",
@@ -35,8 +36,7 @@ def usage_consumer(
         inbox=Inbox(inbox),
         producer=producer,
     )
-    consumer.on(UsageRecorded, feed.on_usage_recorded)
-    consumer.on(MessageStatusChanged, feed.on_message_status_changed)
+    consumer.on_batch(feed.on_batch, UsageRecorded, MessageStatusChanged)
     return consumer
 
 

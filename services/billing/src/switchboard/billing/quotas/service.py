@@ -11,9 +11,11 @@ publish nothing: at 5,000 usage events a second, replicas need the edges, not ev
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select, text, update
@@ -31,10 +33,11 @@ _COUNT = text(
     """
     INSERT INTO billing.quota_counters
         (tenant_id, contact_address, period, period_start, messages, llm_tokens, cost)
-    SELECT :tenant_id, c.address, p.period, p.start, :messages, :llm_tokens, :cost
-    FROM unnest(CAST(:addresses AS text[])) AS c(address)
-    CROSS JOIN (VALUES ('day', CAST(:day AS date)), ('month', CAST(:month AS date)))
-        AS p(period, start)
+    SELECT * FROM unnest(
+        CAST(:tenant_ids AS uuid[]), CAST(:addresses AS text[]), CAST(:periods AS text[]),
+        CAST(:starts AS date[]), CAST(:messages AS bigint[]), CAST(:tokens AS bigint[]),
+        CAST(:costs AS numeric[])
+    )
     ON CONFLICT (tenant_id, contact_address, period, period_start) DO UPDATE
     SET messages = billing.quota_counters.messages + excluded.messages,
         llm_tokens = billing.quota_counters.llm_tokens + excluded.llm_tokens,
@@ -58,28 +61,24 @@ _USED = text(
 )
 
 
-async def count(
-    session: AsyncSession,
-    tenant_id: UUID,
-    contact_address: str | None,
-    *,
-    occurred_at: datetime,
-    messages: int = 0,
-    llm_tokens: int = 0,
-    cost: Decimal = Decimal(0),
+async def count_many(
+    session: AsyncSession, sums: dict[tuple[UUID, str, str, date], tuple[int, int, Decimal]]
 ) -> None:
-    """Add one new fact to the tenant's counters, and the contact's when it names one."""
-    addresses = ["", contact_address] if contact_address else [""]
+    """Add new facts' sums to the counters: per (tenant, subscriber, period, its start), the
+    messages, tokens and cost (one statement, each counter once)."""
+    if not sums:
+        return
+    keys, values = list(sums), list(sums.values())
     await session.execute(
         _COUNT,
         {
-            "tenant_id": tenant_id,
-            "addresses": addresses,
-            "day": day_of(occurred_at),
-            "month": month_of(occurred_at),
-            "messages": messages,
-            "llm_tokens": llm_tokens,
-            "cost": cost,
+            "tenant_ids": [k[0] for k in keys],
+            "addresses": [k[1] for k in keys],
+            "periods": [k[2] for k in keys],
+            "starts": [k[3] for k in keys],
+            "messages": [v[0] for v in values],
+            "tokens": [v[1] for v in values],
+            "costs": [v[2] for v in values],
         },
     )
 
@@ -93,7 +92,10 @@ async def used(session: AsyncSession, tenant_id: UUID, address: str, now: dateti
         "month": month_of(now),
     }
     row = (await session.execute(_USED, parameters)).one()
-    return Used(row.messages_today, row.messages_this_month, row.llm_tokens_this_month)
+    # sum() of bigints is numeric in PostgreSQL: back to ints
+    return Used(
+        int(row.messages_today), int(row.messages_this_month), int(row.llm_tokens_this_month)
+    )
 
 
 async def announce(
@@ -130,14 +132,14 @@ async def announce(
 
 
 async def overage(
-    session: AsyncSession,
-    tenant_id: UUID,
-    addresses: Sequence[str],
-    fact_id: UUID,
-    occurred_at: datetime,
+    session: AsyncSession, tenant_id: UUID, messages: Sequence[dict[str, Any]]
 ) -> int:
-    """Queue a Stripe usage report of one message for each of these subscribers whose plan
-    bills messages beyond its monthly allowance and who are past it this month; how many."""
+    """Queue a Stripe usage report for each new message (ledger facts, counted already) that
+    went beyond its subscriber's monthly allowance on a plan that bills the excess; how many.
+
+    A subscriber `over` their allowance after this batch had the batch's last `over` messages
+    beyond it (for the batch's month)."""
+    addresses = sorted({"", *(m["contact_address"] or "" for m in messages)})
     statement = (
         select(Subscription, Plan)
         .join(Plan, Plan.id == Subscription.plan_id)
@@ -151,18 +153,24 @@ async def overage(
     )
     queued = 0
     for subscription, plan in (await session.execute(statement)).all():
-        so_far = await used(session, tenant_id, subscription.contact_address, occurred_at)
         assert plan.messages_monthly is not None
-        if so_far.messages_this_month <= plan.messages_monthly:
-            continue
-        report = insert(UsageReport).values(
-            id=f"{fact_id}:{subscription.id}",
-            tenant_id=tenant_id,
-            contact_address=subscription.contact_address,
-            stripe_customer_id=subscription.stripe_customer_id,
-            quantity=1,
-            occurred_at=occurred_at,
-        )
-        await session.execute(report.on_conflict_do_nothing())
-        queued += 1
+        address = subscription.contact_address
+        theirs = [m for m in messages if not address or m["contact_address"] == address]
+        by_month: dict[date, list[dict[str, Any]]] = defaultdict(list)
+        for message in theirs:
+            by_month[month_of(message["occurred_at"])].append(message)
+        for in_month in by_month.values():
+            so_far = await used(session, tenant_id, address, in_month[-1]["occurred_at"])
+            over = so_far.messages_this_month - plan.messages_monthly
+            for message in in_month[len(in_month) - min(max(over, 0), len(in_month)) :]:
+                report = insert(UsageReport).values(
+                    id=f"{message['id']}:{subscription.id}",
+                    tenant_id=tenant_id,
+                    contact_address=address,
+                    stripe_customer_id=subscription.stripe_customer_id,
+                    quantity=1,
+                    occurred_at=message["occurred_at"],
+                )
+                await session.execute(report.on_conflict_do_nothing())
+                queued += 1
     return queued

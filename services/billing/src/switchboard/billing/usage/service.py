@@ -110,61 +110,95 @@ def sms_price(
     return Price(data.price, data.currency or rate_card.currency), REPORTED
 
 
-class UsageLedger:
-    async def record_usage(self, session: AsyncSession, event: UsageRecorded) -> UUID | None:
-        """Record the fact a usage event reports, unless the ledger already has it; its ledger
-        id when it is new."""
-        data = event.data
-        return await self._insert(
-            session,
-            {
-                "tenant_id": event.tenant_id,
-                "kind": data.kind,
-                "quantity": data.quantity,
-                "unit": UNITS[data.kind],
-                "cost": data.cost,
-                "currency": data.currency,
-                "priced_by": REPORTED,
-                "source_id": data.source_id,
-                "occurred_at": event.occurred_at,
-                "provider": data.provider,
-                "model": data.model,
-                "channel": data.channel,
-                "contact_address": data.contact_address,
-                "campaign_id": data.campaign_id,
-                "event_id": event.event_id,
-            },
-        )
+def usage_fact(event: UsageRecorded) -> dict[str, Any]:
+    """The ledger row a usage event reports, priced by its reporter."""
+    data = event.data
+    return {
+        "tenant_id": event.tenant_id,
+        "kind": data.kind,
+        "quantity": data.quantity,
+        "unit": UNITS[data.kind],
+        "cost": data.cost,
+        "currency": data.currency,
+        "priced_by": REPORTED,
+        "source_id": data.source_id,
+        "occurred_at": event.occurred_at,
+        "provider": data.provider,
+        "model": data.model,
+        "channel": data.channel,
+        "contact_address": data.contact_address,
+        "campaign_id": data.campaign_id,
+        "event_id": event.event_id,
+    }
 
-    async def record_sms(
-        self, session: AsyncSession, event: MessageStatusChanged, rate_card: RateCard
-    ) -> UUID | None:
-        """Record the segments of a sent SMS, at the provider's price or else the rate card's;
-        its ledger id when it is a new fact (its other status may have brought it already)."""
-        data = event.data
-        segments = billable_segments(data)
-        if segments is None:
-            return None
-        price, priced_by = sms_price(data, segments, rate_card)
-        return await self._insert(
-            session,
-            {
-                "tenant_id": event.tenant_id,
-                "kind": "sms_segments",
-                "quantity": segments,
-                "unit": UNITS["sms_segments"],
-                "cost": price.amount,
-                "currency": price.currency,
-                "priced_by": priced_by,
-                "source_id": str(data.message_id),
-                "occurred_at": event.occurred_at,
-                "provider": data.provider,
-                "channel": data.channel,
-                "contact_address": data.to_address,
-                "campaign_id": data.campaign_id,
-                "event_id": event.event_id,
+
+def sms_fact(event: MessageStatusChanged, rate_card: RateCard) -> dict[str, Any] | None:
+    """The ledger row of a sent SMS's segments, at the provider's price or else the rate
+    card's; None for a status that bills nothing."""
+    data = event.data
+    segments = billable_segments(data)
+    if segments is None:
+        return None
+    price, priced_by = sms_price(data, segments, rate_card)
+    return {
+        "tenant_id": event.tenant_id,
+        "kind": "sms_segments",
+        "quantity": segments,
+        "unit": UNITS["sms_segments"],
+        "cost": price.amount,
+        "currency": price.currency,
+        "priced_by": priced_by,
+        "source_id": str(data.message_id),
+        "occurred_at": event.occurred_at,
+        "provider": data.provider,
+        "model": None,
+        "channel": data.channel,
+        "contact_address": data.to_address,
+        "campaign_id": data.campaign_id,
+        "event_id": event.event_id,
+    }
+
+
+class UsageLedger:
+    async def record(
+        self, session: AsyncSession, facts: Sequence[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Insert facts once each, in one statement; a reported price replaces an earlier
+        rate-card estimate. The facts that are new, each with its ledger `id`.
+
+        The same fact twice in `facts` (an SMS's `sent` and `delivered` in one batch) is one
+        row: the reported price wins over an estimate."""
+        unique: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for fact in facts:
+            key = (fact["tenant_id"], fact["kind"], fact["source_id"])
+            known = unique.get(key)
+            if known is None or (known["priced_by"] == RATE_CARD and fact["priced_by"] == REPORTED):
+                unique[key] = fact
+        if not unique:
+            return []
+        rows = list(unique.values())
+        statement = insert(UsageEntry).values(rows)
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=["tenant_id", "kind", "source_id"],
+            set_={
+                "cost": excluded.cost,
+                "currency": excluded.currency,
+                "priced_by": excluded.priced_by,
             },
+            where=(UsageEntry.priced_by == RATE_CARD) & (excluded.priced_by == REPORTED),
         )
+        # xmax is 0 on a row this statement inserted, not on one it updated
+        inserted = literal_column("xmax = 0", Boolean)
+        returning = statement.returning(
+            UsageEntry.id, UsageEntry.tenant_id, UsageEntry.kind, UsageEntry.source_id, inserted
+        )
+        new = []
+        for row in await session.execute(returning):
+            if row[4]:
+                fact = unique[(row.tenant_id, row.kind, row.source_id)]
+                new.append({**fact, "id": row.id})
+        return new
 
     async def totals(
         self, session: AsyncSession, tenant_id: UUID, period: Period
@@ -261,25 +295,6 @@ class UsageLedger:
             statement = statement.where(UsageEntry.kind == kind)
         statement = statement.order_by(UsageEntry.occurred_at.desc(), UsageEntry.id.desc())
         return (await session.scalars(statement.limit(limit))).all()
-
-    async def _insert(self, session: AsyncSession, values: dict[str, Any]) -> UUID | None:
-        """Insert a fact once; a later reported price replaces an earlier rate-card estimate.
-        The new row's id, when the fact is new."""
-        statement = insert(UsageEntry).values(values)
-        excluded = statement.excluded
-        statement = statement.on_conflict_do_update(
-            index_elements=["tenant_id", "kind", "source_id"],
-            set_={
-                "cost": excluded.cost,
-                "currency": excluded.currency,
-                "priced_by": excluded.priced_by,
-            },
-            where=(UsageEntry.priced_by == RATE_CARD) & (excluded.priced_by == REPORTED),
-        )
-        # xmax is 0 on a row this statement inserted, not on one it updated
-        inserted = literal_column("xmax = 0", Boolean)
-        row = (await session.execute(statement.returning(UsageEntry.id, inserted))).first()
-        return row[0] if row is not None and row[1] else None
 
 
 def _csv_line(row: Row[Any]) -> Iterable[object]:

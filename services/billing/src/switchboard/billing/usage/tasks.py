@@ -1,22 +1,35 @@
-"""Event handlers that feed the ledger (usage events and SMS delivery statuses), and the quota
-counters with it: a new fact is counted, and the entitlements it changes are published, in the
-transaction that records it."""
+"""The ledger's feed: usage events and SMS delivery statuses, a partition's batch at a time.
+
+In the transaction that claims the batch's events (the inbox), set-based:
+
+1. the facts the events report go into the ledger in one statement, each fact once (a
+   redelivered event, or an SMS's second status, adds nothing);
+2. the new facts are added up per subscriber (the tenant, and the contact a fact names) and
+   UTC day and month, and the quota counters take the sums in one statement;
+3. for each tenant in the batch: the subscribers whose entitlement changed are published
+   (`quotas.announce`), messages beyond an overage plan's allowance are queued for Stripe's
+   meter, and budget thresholds crossed are announced.
+
+A batch that fails is retried one event at a time by the consumer, through the same code.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.billing.quotas import service as quotas
 from switchboard.billing.quotas.budgets import check_budget
+from switchboard.billing.quotas.limits import day_of, month_of
 from switchboard.billing.usage.rates import RateCard
-from switchboard.billing.usage.service import billable_segments, sms_price, usage_ledger
-from switchboard.common.kafka import Delivery
-from switchboard.contracts import MessageStatusChanged, UsageRecorded
+from switchboard.billing.usage.service import sms_fact, usage_fact, usage_ledger
+from switchboard.contracts import AnyEvent, MessageStatusChanged, UsageRecorded
 
 
 def utc_now() -> datetime:
@@ -24,83 +37,53 @@ def utc_now() -> datetime:
 
 
 class LedgerFeed:
-    """Thin handlers: open the delivery's transaction (which claims the inbox) and record."""
-
     def __init__(self, rate_card: RateCard, now: Callable[[], datetime] = utc_now) -> None:
         self.rate_card = rate_card
         self.now = now
 
-    async def on_usage_recorded(self, event: UsageRecorded, delivery: Delivery) -> None:
-        async with delivery.transaction() as session:
-            fact = await usage_ledger.record_usage(session, event)
-            if fact is None:
-                return
-            data = event.data
-            tokens = data.quantity if data.kind == "llm_tokens" else 0
-            await self._count(
-                session,
-                fact,
-                event.tenant_id,
-                data.contact_address,
-                event.occurred_at,
-                messages=0,
-                llm_tokens=tokens,
-                cost=data.cost,
-            )
-
-    async def on_message_status_changed(
-        self, event: MessageStatusChanged, delivery: Delivery
-    ) -> None:
-        # Most statuses bill nothing: skip them without touching the database.
-        if billable_segments(event.data) is None:
+    async def on_batch(self, events: list[AnyEvent], session: AsyncSession) -> None:
+        facts: list[dict[str, Any]] = []
+        for event in events:
+            if isinstance(event, UsageRecorded):
+                facts.append(usage_fact(event))
+            elif isinstance(event, MessageStatusChanged):
+                fact = sms_fact(event, self.rate_card)
+                if fact is not None:
+                    facts.append(fact)
+        new = await usage_ledger.record(session, facts)
+        if not new:
             return
-        async with delivery.transaction() as session:
-            fact = await usage_ledger.record_sms(session, event, self.rate_card)
-            if fact is None:
-                return
-            await self._count(
-                session,
-                fact,
-                event.tenant_id,
-                event.data.to_address,
-                event.occurred_at,
-                messages=1,
-                llm_tokens=0,
-                cost=self._sms_cost(event),
-            )
-
-    async def _count(
-        self,
-        session: AsyncSession,
-        fact: UUID,
-        tenant_id: UUID,
-        address: str | None,
-        occurred_at: datetime,
-        *,
-        messages: int,
-        llm_tokens: int,
-        cost: Decimal,
-    ) -> None:
-        """Count a new fact toward its subscribers' quotas and the tenant's budget, and publish
-        what that changes."""
-        await quotas.count(
-            session,
-            tenant_id,
-            address,
-            occurred_at=occurred_at,
-            messages=messages,
-            llm_tokens=llm_tokens,
-            cost=cost,
-        )
+        await quotas.count_many(session, _sums(new))
         now = self.now()
-        subscribers = ["", address] if address else [""]
-        await quotas.announce(session, tenant_id, subscribers, now)
-        if messages:
-            await quotas.overage(session, tenant_id, subscribers, fact, occurred_at)
-        if cost:
-            await check_budget(session, tenant_id, now)
+        by_tenant: dict[UUID, list[dict[str, Any]]] = defaultdict(list)
+        for fact in new:
+            by_tenant[fact["tenant_id"]].append(fact)
+        for tenant_id, theirs in by_tenant.items():
+            addresses = sorted({f["contact_address"] for f in theirs if f["contact_address"]})
+            await quotas.announce(session, tenant_id, ["", *addresses], now)
+            messages = [f for f in theirs if f["kind"] == "sms_segments"]
+            if messages:
+                await quotas.overage(session, tenant_id, messages)
+            if any(f["cost"] for f in theirs):
+                await check_budget(session, tenant_id, now)
 
-    def _sms_cost(self, event: MessageStatusChanged) -> Decimal:
-        segments = billable_segments(event.data) or 0
-        price, _ = sms_price(event.data, segments, self.rate_card)
-        return price.amount
+
+Counter = tuple[UUID, str, str, date]
+"""(tenant, subscriber address or "" for the tenant, "day" or "month", the period's start)."""
+
+
+def _sums(facts: list[dict[str, Any]]) -> dict[Counter, tuple[int, int, Decimal]]:
+    """Messages, tokens and cost of the new facts, per subscriber and period."""
+    sums: dict[Counter, list[Any]] = defaultdict(lambda: [0, 0, Decimal(0)])
+    for fact in facts:
+        messages = 1 if fact["kind"] == "sms_segments" else 0
+        tokens = fact["quantity"] if fact["kind"] == "llm_tokens" else 0
+        at: datetime = fact["occurred_at"]
+        subscribers = ["", fact["contact_address"]] if fact["contact_address"] else [""]
+        for address in subscribers:
+            for period, start in (("day", day_of(at)), ("month", month_of(at))):
+                total = sums[(fact["tenant_id"], address, period, start)]
+                total[0] += messages
+                total[1] += tokens
+                total[2] += fact["cost"]
+    return {key: (m, t, c) for key, (m, t, c) in sums.items()}

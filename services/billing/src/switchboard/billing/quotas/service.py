@@ -106,29 +106,9 @@ async def announce(
     *,
     force: bool = False,
 ) -> list[EntitlementData]:
-    """Publish the entitlement of each of these subscribers (the tenant is `""`) whose
-    signature changed since it was last published (every one with `force`); what went out."""
-    statement = (
-        select(Subscription, Plan)
-        .join(Plan, Plan.id == Subscription.plan_id)
-        .where(Subscription.tenant_id == tenant_id, Subscription.contact_address.in_(addresses))
-        .with_for_update(of=Subscription)
-    )
-    published = []
-    for subscription, plan in (await session.execute(statement)).all():
-        address = subscription.contact_address
-        so_far = await used(session, tenant_id, address, now)
-        data = entitlement(plan, subscription.state, address, so_far)
-        marks = signature(data)
-        if not force and subscription.announced == marks:
-            continue
-        await session.execute(
-            update(Subscription).where(Subscription.id == subscription.id).values(announced=marks)
-        )
-        key = contact_key(tenant_id, address) if address else tenant_key(tenant_id)
-        await _outbox.add(session, EntitlementChanged.create(tenant_id, data), key=key)
-        published.append(data)
-    return published
+    """`announce_many` for one tenant's subscribers (the tenant itself is `""`)."""
+    subscribers = {(tenant_id, address) for address in addresses}
+    return await announce_many(session, subscribers, now, force=force)
 
 
 async def overage(
@@ -174,3 +154,88 @@ async def overage(
                 await session.execute(report.on_conflict_do_nothing())
                 queued += 1
     return queued
+
+
+_SUBSCRIBED = text(
+    """
+    SELECT s.id, s.tenant_id, s.contact_address, s.state, s.announced, s.plan_id
+    FROM billing.subscriptions s
+    WHERE s.tenant_id = ANY(CAST(:tenants AS uuid[]))
+      AND s.contact_address = ANY(CAST(:addresses AS text[]))
+    ORDER BY s.id
+    FOR UPDATE
+    """
+)
+_USED_MANY = text(
+    """
+    SELECT w.tenant_id, w.address,
+        coalesce(sum(q.messages) FILTER (WHERE q.period = 'day' AND q.period_start = :day), 0)
+            AS messages_today,
+        coalesce(sum(q.messages) FILTER (WHERE q.period = 'month' AND q.period_start = :month),
+            0) AS messages_this_month,
+        coalesce(sum(q.llm_tokens) FILTER (WHERE q.period = 'month' AND q.period_start = :month),
+            0) AS llm_tokens_this_month
+    FROM unnest(CAST(:tenants AS uuid[]), CAST(:addresses AS text[])) AS w(tenant_id, address)
+    CROSS JOIN LATERAL (
+        SELECT * FROM billing.quota_counters q
+        WHERE q.tenant_id = w.tenant_id AND q.contact_address = w.address
+          AND q.period_start IN (:day, :month)
+    ) q
+    GROUP BY w.tenant_id, w.address
+    """
+)
+
+
+async def announce_many(
+    session: AsyncSession,
+    subscribers: set[tuple[UUID, str]],
+    now: datetime,
+    *,
+    force: bool = False,
+) -> list[EntitlementData]:
+    """Publish the entitlement of each of these (tenant, address) subscribers that has a
+    subscription and whose signature changed since it was last published (every one with
+    `force`); what went out. Three statements however many subscribers: their subscriptions
+    (locked, in id order), their plans, and what each used today and this month."""
+    tenants = sorted({t for t, _ in subscribers}, key=str)
+    addresses = sorted({a for _, a in subscribers})
+    found = [
+        row
+        for row in await session.execute(_SUBSCRIBED, {"tenants": tenants, "addresses": addresses})
+        if (row.tenant_id, row.contact_address) in subscribers
+    ]
+    if not found:
+        return []
+    wanted = {row.plan_id for row in found}
+    plans = {p.id: p for p in (await session.scalars(select(Plan).where(Plan.id.in_(wanted))))}
+    used_rows = await session.execute(
+        _USED_MANY,
+        {
+            "tenants": [r.tenant_id for r in found],
+            "addresses": [r.contact_address for r in found],
+            "day": day_of(now),
+            "month": month_of(now),
+        },
+    )
+    so_far = {
+        (u.tenant_id, u.address): Used(
+            int(u.messages_today), int(u.messages_this_month), int(u.llm_tokens_this_month)
+        )
+        for u in used_rows
+    }
+    published = []
+    for row in found:
+        address = row.contact_address
+        data = entitlement(
+            plans[row.plan_id], row.state, address, so_far.get((row.tenant_id, address), Used())
+        )
+        marks = signature(data)
+        if not force and row.announced == marks:
+            continue
+        await session.execute(
+            update(Subscription).where(Subscription.id == row.id).values(announced=marks)
+        )
+        key = contact_key(row.tenant_id, address) if address else tenant_key(row.tenant_id)
+        await _outbox.add(session, EntitlementChanged.create(row.tenant_id, data), key=key)
+        published.append(data)
+    return published

@@ -15,8 +15,7 @@ from decimal import Decimal
 from typing import Any, Final
 from uuid import UUID
 
-from sqlalchemy import Boolean, ColumnElement, Date, Row, cast, func, literal_column, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, Date, Row, cast, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard.billing.models import UsageEntry
@@ -29,6 +28,7 @@ from switchboard.contracts import (
     MessageStatusChangedData,
     UsageKind,
     UsageRecorded,
+    new_event_id,
 )
 
 UNITS: Final[dict[UsageKind, str]] = {
@@ -159,6 +159,36 @@ def sms_fact(event: MessageStatusChanged, rate_card: RateCard) -> dict[str, Any]
     }
 
 
+_LEDGER_COLUMNS = (
+    ("id", "uuid"),
+    ("tenant_id", "uuid"),
+    ("kind", "text"),
+    ("quantity", "bigint"),
+    ("unit", "text"),
+    ("cost", "numeric"),
+    ("currency", "text"),
+    ("priced_by", "text"),
+    ("source_id", "text"),
+    ("occurred_at", "timestamptz"),
+    ("provider", "text"),
+    ("model", "text"),
+    ("channel", "text"),
+    ("contact_address", "text"),
+    ("campaign_id", "uuid"),
+    ("event_id", "uuid"),
+)
+_LEDGER_UNNEST = text(
+    f"""
+    INSERT INTO billing.usage_ledger AS l ({", ".join(c for c, _ in _LEDGER_COLUMNS)})
+    SELECT * FROM unnest({", ".join(f"CAST(:{c} AS {t}[])" for c, t in _LEDGER_COLUMNS)})
+    ON CONFLICT (tenant_id, kind, source_id) DO UPDATE
+    SET cost = excluded.cost, currency = excluded.currency, priced_by = excluded.priced_by
+    WHERE l.priced_by = '{RATE_CARD}' AND excluded.priced_by = '{REPORTED}'
+    RETURNING l.id, l.tenant_id, l.kind, l.source_id, (xmax = 0) AS inserted
+    """  # noqa: S608 - only our own column names and constants are formatted in
+)
+
+
 class UsageLedger:
     async def record(
         self, session: AsyncSession, facts: Sequence[dict[str, Any]]
@@ -177,25 +207,15 @@ class UsageLedger:
         if not unique:
             return []
         rows = list(unique.values())
-        statement = insert(UsageEntry).values(rows)
-        excluded = statement.excluded
-        statement = statement.on_conflict_do_update(
-            index_elements=["tenant_id", "kind", "source_id"],
-            set_={
-                "cost": excluded.cost,
-                "currency": excluded.currency,
-                "priced_by": excluded.priced_by,
-            },
-            where=(UsageEntry.priced_by == RATE_CARD) & (excluded.priced_by == REPORTED),
-        )
-        # xmax is 0 on a row this statement inserted, not on one it updated
-        inserted = literal_column("xmax = 0", Boolean)
-        returning = statement.returning(
-            UsageEntry.id, UsageEntry.tenant_id, UsageEntry.kind, UsageEntry.source_id, inserted
-        )
+        # One statement text for every batch (compiled and prepared once), the rows as one
+        # array per column: a VALUES list of 500 rows took ~140 ms to compile, each batch.
+        parameters: dict[str, list[Any]] = {
+            c: [r.get(c) for r in rows] for c, _ in _LEDGER_COLUMNS if c != "id"
+        }
+        parameters["id"] = [new_event_id() for _ in rows]
         new = []
-        for row in await session.execute(returning):
-            if row[4]:
+        for row in await session.execute(_LEDGER_UNNEST, parameters):
+            if row.inserted:
                 fact = unique[(row.tenant_id, row.kind, row.source_id)]
                 new.append({**fact, "id": row.id})
         return new

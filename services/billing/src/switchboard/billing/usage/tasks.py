@@ -58,9 +58,11 @@ class LedgerFeed:
         by_tenant: dict[UUID, list[dict[str, Any]]] = defaultdict(list)
         for fact in new:
             by_tenant[fact["tenant_id"]].append(fact)
+        touched = {(f["tenant_id"], "") for f in new} | {
+            (f["tenant_id"], f["contact_address"]) for f in new if f["contact_address"]
+        }
+        await quotas.announce_many(session, touched, now)
         for tenant_id, theirs in by_tenant.items():
-            addresses = sorted({f["contact_address"] for f in theirs if f["contact_address"]})
-            await quotas.announce(session, tenant_id, ["", *addresses], now)
             messages = [f for f in theirs if f["kind"] == "sms_segments"]
             if messages:
                 await quotas.overage(session, tenant_id, messages)

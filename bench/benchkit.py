@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.fernet import Fernet
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
@@ -514,17 +515,68 @@ class Histograms:
         return result
 
 
-async def topic_tail(bootstrap: str, topic: str, client_id: str) -> AIOKafkaConsumer:
+async def topic_tail(
+    bootstrap: str, topic: str, client_id: str, fetch_max_wait_ms: int = 10
+) -> AIOKafkaConsumer:
     """A started consumer of every partition of `topic`, from its end (no group)."""
-    # The broker holds an empty fetch for fetch_max_wait: short, so records are seen promptly.
+    # The broker holds an empty fetch for fetch_max_wait: short, so records are seen promptly
+    # (each empty fetch costs the broker a little CPU).
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, client_id=client_id, fetch_max_wait_ms=10
+        bootstrap_servers=bootstrap, client_id=client_id, fetch_max_wait_ms=fetch_max_wait_ms
     )
     await consumer.start()
     partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
     consumer.assign(partitions)
     await consumer.seek_to_end(*partitions)
     return consumer
+
+
+@dataclass
+class GroupLag:
+    """A consumer group's lag on some topics: the partitions' end offsets minus the group's
+    committed offsets (a partition the group never committed counts from its start)."""
+
+    bootstrap: str
+    group: str
+    topics: Sequence[str]
+    _admin: AIOKafkaAdminClient | None = None
+    _ends: AIOKafkaConsumer | None = None
+    _partitions: list[TopicPartition] = field(default_factory=list)
+
+    async def start(self) -> GroupLag:
+        self._admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap, client_id=f"bench-lag-{self.group}"
+        )
+        await self._admin.start()
+        self._ends = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, client_id=f"bench-ends-{self.group}"
+        )
+        await self._ends.start()
+        for topic in self.topics:
+            partitions = self._ends.partitions_for_topic(topic) or set()
+            self._partitions += [TopicPartition(topic, p) for p in sorted(partitions)]
+        return self
+
+    async def lag(self) -> int:
+        """Records on these topics the group has not committed yet."""
+        assert self._admin is not None
+        assert self._ends is not None
+        ends = await self._ends.end_offsets(self._partitions)
+        committed = await self._admin.list_consumer_group_offsets(
+            self.group, partitions=self._partitions
+        )
+        total = 0
+        for tp in self._partitions:
+            done = committed.get(tp)
+            offset = done.offset if done is not None and done.offset >= 0 else 0
+            total += max(0, ends[tp] - offset)
+        return total
+
+    async def stop(self) -> None:
+        if self._admin is not None:
+            await self._admin.close()
+        if self._ends is not None:
+            await self._ends.stop()
 
 
 def percentile(values: Sequence[float], p: float) -> float:

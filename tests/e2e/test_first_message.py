@@ -257,3 +257,61 @@ class TestCrashRecovery:
         await asyncio.sleep(1.0)
         assert set(counts) == set(contacts)
         assert set(counts.values()) == {1}
+
+
+class TestQuotas:
+    async def test_an_end_user_at_their_plans_limit_gets_one_polite_reply_then_silence(
+        self, platform: Platform, http: httpx.AsyncClient, admin_key: str
+    ) -> None:
+        # Given an end user on a plan of one message a month
+        tenant = await make_tenant(platform, http, admin_key)
+        contact = random_number()
+        billing = platform.url("billing")
+        plan = f"one-{secrets.token_hex(3)}"
+        created = await http.put(
+            f"{billing}/v1/plans/{plan}",
+            json={"name": "One message", "price": "0", "messages_monthly": 1},
+            headers={"Authorization": f"Bearer {admin_key}"},
+        )
+        assert created.status_code == 200, created.text
+
+        async def subscribed() -> bool:  # the tenant's key reaches billing through `tenants`
+            response = await http.put(
+                f"{billing}/v1/subscriptions/{contact}",
+                json={"plan": plan},
+                headers=tenant.headers,
+            )
+            return response.status_code == 200
+
+        await eventually(subscribed)
+        # When they text, the assistant answers, and that reply uses up their allowance
+        await text(platform, http, tenant, contact, "Are you open on Sunday?")
+        [answer] = await eventually(lambda: sandbox(platform, http, tenant, contact))
+        assert "offline" in answer["body"].lower()
+
+        async def used_up() -> bool:
+            response = await http.get(
+                f"{billing}/v1/quota", params={"contact_address": contact}, headers=tenant.headers
+            )
+            return response.status_code == 200 and response.json()["remaining"] == {
+                "messages": 0,
+                "ai_replies": 0,
+            }
+
+        await eventually(used_up)
+
+        # Then, once the conversation service has billing's word, the assistant stops: one
+        # polite reply, then nothing, however often they text
+        async def polite() -> list[Any]:
+            await text(platform, http, tenant, contact, "Hello? Anyone there?")
+            await asyncio.sleep(1.0)
+            sent = await sandbox(platform, http, tenant, contact)
+            return [m for m in sent if "can't answer messages right now" in m["body"]]
+
+        await eventually(polite, within=30.0)
+        for _ in range(2):
+            await text(platform, http, tenant, contact, "Still there?")
+        await asyncio.sleep(2.0)
+        newest_first = [m["body"] for m in await sandbox(platform, http, tenant, contact)]
+        assert sum("can't answer messages right now" in b for b in newest_first) == 1
+        assert newest_first[0].startswith("Sorry, our assistant can't answer")

@@ -4,18 +4,15 @@ replies and campaign sends until a payment reactivates them (`invoice.paid`)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
-import structlog
 from sqlalchemy import select
 
+from switchboard.billing.loops import forever
 from switchboard.billing.models import Subscription
 from switchboard.billing.payments.webhooks import set_state
 from switchboard.common.db import Database
-
-log = structlog.get_logger(__name__)
 
 
 class Dunning:
@@ -25,12 +22,7 @@ class Dunning:
         self.every = every
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.suspend_overdue()
-            except Exception as exc:  # noqa: BLE001 - the loop must outlive any outage
-                log.warning("dunning.pass_failed", error=str(exc))
-            await asyncio.sleep(self.every)
+        await forever("dunning", self.suspend_overdue, lambda: self.every)
 
     async def suspend_overdue(self) -> int:
         """Suspend every subscriber whose grace period is over; how many."""

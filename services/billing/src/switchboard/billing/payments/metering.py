@@ -9,19 +9,16 @@ it. A report Stripe says it already has is marked reported.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
 import stripe
-import structlog
 from sqlalchemy import select, update
 
+from switchboard.billing.loops import forever
 from switchboard.billing.models import UsageReport
 from switchboard.billing.payments.stripe_api import StripeGateway
 from switchboard.common.db import Database
-
-log = structlog.get_logger(__name__)
 
 BATCH = 100
 
@@ -43,13 +40,11 @@ class UsageReporter:
         self.every = every
 
     async def run(self) -> None:
-        while True:
-            try:
-                while await self.report_due() == BATCH:
-                    pass
-            except Exception as exc:  # noqa: BLE001 - the loop must outlive any outage
-                log.warning("usage_reports.pass_failed", error=str(exc))
-            await asyncio.sleep(self.every)
+        async def drain() -> None:
+            while await self.report_due() == BATCH:
+                pass
+
+        await forever("usage_reports", drain, lambda: self.every)
 
     async def report_due(self) -> int:
         """Report up to `BATCH` unreported messages; how many Stripe now has."""

@@ -4,20 +4,17 @@ each UTC day)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
-import structlog
 from sqlalchemy import text
 
+from switchboard.billing.loops import forever
 from switchboard.billing.quotas import service as quotas
 from switchboard.billing.quotas.limits import next_day
 from switchboard.common.db import Database
-
-log = structlog.get_logger(__name__)
 
 _EXHAUSTED = text(
     """
@@ -34,13 +31,11 @@ class QuotaResets:
         self.every = every
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.reset_due()
-            except Exception as exc:  # noqa: BLE001 - the loop must outlive any outage
-                log.warning("quota_resets.pass_failed", error=str(exc))
+        def pause() -> float:
             until_midnight = (next_day(self.now()) - self.now()).total_seconds()
-            await asyncio.sleep(max(0.5, min(self.every, until_midnight + 0.5)))
+            return max(0.5, min(self.every, until_midnight + 0.5))
+
+        await forever("quota_resets", self.reset_due, pause)
 
     async def reset_due(self) -> int:
         """Publish every used-up subscriber whose counters a new period refilled; how many."""

@@ -142,6 +142,20 @@ async def decide(agent: AgentRunner) -> None:
         pass
 
 
+async def on_event_decided(
+    campaigns: httpx.AsyncClient,
+    tenant: Tenant,
+    agent: AgentRunner,
+    address: str,
+    **attributes: Any,
+) -> None:
+    """An order event for `address` is posted, its question reaches the agent, and the agent
+    decides what is due."""
+    await post_event(campaigns, tenant, address, **attributes)
+    await asked(campaigns, tenant, address)
+    await decide(agent)
+
+
 async def late_order_rule(
     campaigns: httpx.AsyncClient, tenant: Tenant, **compose: Any
 ) -> dict[str, Any]:
@@ -252,9 +266,7 @@ class TestARuleInPlainLanguage:
             [("current_time", {})],
             [("decide", send("Sorry, your order is late; it arrives Friday."))],
         )
-        await post_event(campaigns, customer, address)
-        await asked(campaigns, customer, address)
-        await decide(gpt)
+        await on_event_decided(campaigns, customer, gpt, address)
         [decision] = await decisions(campaigns, customer, to_address=address)
         assert (decision["action"], decision["outcome"]) == ("SEND", "scheduled")
         assert (decision["provider"], decision["model"]) == ("openai", "gpt-test")
@@ -276,9 +288,7 @@ class TestARuleInPlainLanguage:
         clock.set(at("2026-06-01 15:00"))
         address = random_number()
         script.add(address, [("decide", skip("The order has a tracking number."))])
-        await post_event(campaigns, customer, address, tracking="1Z999")
-        await asked(campaigns, customer, address)
-        await decide(agent)
+        await on_event_decided(campaigns, customer, agent, address, tracking="1Z999")
         [decision] = await decisions(campaigns, customer, to_address=address)
         assert (decision["action"], decision["status"]) == ("SKIP", "decided")
         assert decision["reasoning"] == "The order has a tracking number."
@@ -300,9 +310,7 @@ class TestARuleInPlainLanguage:
         delay = {"action": "DELAY", "delay_minutes": 120, "reasoning": "Carrier may update.",
                  "confidence": 0.6}  # fmt: skip
         script.add(address, [("decide", delay)], [("decide", send("Your order is late."))])
-        await post_event(campaigns, customer, address)
-        await asked(campaigns, customer, address)
-        await decide(agent)
+        await on_event_decided(campaigns, customer, agent, address)
         # The first decision is a DELAY; a second is due two hours later
         later, first = await asked(campaigns, customer, address, 2)
         assert first["action"] == "DELAY"
@@ -331,9 +339,7 @@ class TestARuleInPlainLanguage:
         await late_order_rule(campaigns, customer, max_length=80)
         clock.set(at("2026-06-01 15:00"))
         address = random_number()
-        await post_event(campaigns, customer, address)
-        await asked(campaigns, customer, address)
-        await decide(offline)
+        await on_event_decided(campaigns, customer, offline, address)
         [decision] = await decisions(campaigns, customer, to_address=address)
         assert decision["action"] == "SEND"
         assert decision["message"].startswith("[offline agent] Text customers whose order")
@@ -358,9 +364,7 @@ class TestTheChecks:
             [("decide", send("Sorry! Your order is running three days late; it arrives Friday."))],
             [("decide", send("Sorry, your order arrives Friday."))],
         )
-        await post_event(campaigns, customer, address)
-        await asked(campaigns, customer, address)
-        await decide(agent)
+        await on_event_decided(campaigns, customer, agent, address)
         [decision] = await decisions(campaigns, customer, to_address=address)
         assert decision["message"] == "Sorry, your order arrives Friday."
         refused, accepted = decision["tool_calls"]
@@ -400,9 +404,7 @@ class TestTheChecks:
         # The capped contact already got a message today
         clock.set(at("2026-06-01 10:00", "America/New_York"))
         script.add(capped, [("decide", send("Earlier news."))])
-        await post_event(campaigns, customer, capped, order_id="A-1")
-        await asked(campaigns, customer, capped)
-        await decide(agent)
+        await on_event_decided(campaigns, customer, agent, capped, order_id="A-1")
         await Scheduler(schedule_db, clock).send_due()
         # When the events arrive at 3 a.m. New York time
         clock.set(at("2026-06-02 03:00", "America/New_York"))

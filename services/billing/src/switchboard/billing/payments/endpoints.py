@@ -16,7 +16,6 @@ from switchboard.billing.models import Subscription
 from switchboard.billing.payments import service as payments_service
 from switchboard.billing.payments.deps import Events, OptionalPayments, required
 from switchboard.billing.payments.schemas import (
-    E164,
     CheckoutCreate,
     CheckoutRead,
     InvoiceRead,
@@ -25,7 +24,7 @@ from switchboard.billing.payments.schemas import (
     PortalRead,
 )
 from switchboard.billing.quotas.endpoints import Address, read_subscription
-from switchboard.billing.quotas.schemas import QuotaRead, SubscriptionRead
+from switchboard.billing.quotas.schemas import E164, QuotaRead, SubscriptionRead
 from switchboard.billing.quotas.subscriptions import end, subscription_service
 from switchboard.common.errors import BadRequest, NotFound, Unavailable
 from switchboard.common.http import CurrentPrincipal, DbSession

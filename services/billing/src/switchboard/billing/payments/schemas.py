@@ -8,7 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-E164 = r"^\+[1-9][0-9]{6,14}$"
+from switchboard.billing.quotas.schemas import E164
+
 Address = Annotated[str, StringConstraints(pattern=E164)]
 
 

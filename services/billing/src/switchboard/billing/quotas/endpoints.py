@@ -12,6 +12,7 @@ from switchboard.billing.models import Budget, Subscription
 from switchboard.billing.payments.deps import OptionalPayments
 from switchboard.billing.quotas import budgets
 from switchboard.billing.quotas.schemas import (
+    E164,
     BudgetRead,
     BudgetWrite,
     QuotaRead,
@@ -23,7 +24,6 @@ from switchboard.common.http import CurrentPrincipal, DbSession
 
 router = APIRouter(tags=["subscriptions"])
 
-E164 = r"^\+[1-9][0-9]{6,14}$"
 Address = Annotated[str, Path(pattern=E164, description="The end user's number, E.164.")]
 
 

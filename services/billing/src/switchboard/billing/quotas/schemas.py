@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SubscriptionState = Literal["active", "grace", "suspended"]
 
+E164 = r"^\+[1-9][0-9]{6,14}$"
+"""An end user's number, as every billing endpoint takes it."""
+
 
 class SubscriptionWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")

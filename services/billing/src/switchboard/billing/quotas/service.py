@@ -47,18 +47,24 @@ _COUNT = text(
 
 _USED = text(
     """
-    SELECT
-        coalesce(sum(messages) FILTER (WHERE period = 'day' AND period_start = :day), 0)
-            AS messages_today,
-        coalesce(sum(messages) FILTER (WHERE period = 'month' AND period_start = :month), 0)
-            AS messages_this_month,
-        coalesce(sum(llm_tokens) FILTER (WHERE period = 'month' AND period_start = :month), 0)
-            AS llm_tokens_this_month
-    FROM billing.quota_counters
-    WHERE tenant_id = :tenant_id AND contact_address = :address
-      AND period_start IN (:day, :month)
+    SELECT w.tenant_id, w.address,
+        coalesce(sum(q.messages) FILTER (WHERE q.period = 'day' AND q.period_start = :day), 0)
+            ::bigint AS messages_today,
+        coalesce(sum(q.messages) FILTER (WHERE q.period = 'month' AND q.period_start = :month),
+            0)::bigint AS messages_this_month,
+        coalesce(sum(q.llm_tokens) FILTER (WHERE q.period = 'month' AND q.period_start = :month),
+            0)::bigint AS llm_tokens_this_month
+    FROM unnest(CAST(:tenants AS uuid[]), CAST(:addresses AS text[])) AS w(tenant_id, address)
+    CROSS JOIN LATERAL (
+        SELECT * FROM billing.quota_counters q
+        WHERE q.tenant_id = w.tenant_id AND q.contact_address = w.address
+          AND q.period_start IN (:day, :month)
+    ) q
+    GROUP BY w.tenant_id, w.address
     """
 )
+"""What each (tenant, address) used today and this month (one index probe each); a subscriber
+with no counters has no row."""
 
 
 async def count_many(
@@ -85,17 +91,25 @@ async def count_many(
 
 async def used(session: AsyncSession, tenant_id: UUID, address: str, now: datetime) -> Used:
     """What the subscriber (`address` empty: the tenant) used today and this month."""
+    return (await used_many(session, [(tenant_id, address)], now)).get((tenant_id, address), Used())
+
+
+async def used_many(
+    session: AsyncSession, subscribers: Sequence[tuple[UUID, str]], now: datetime
+) -> dict[tuple[UUID, str], Used]:
+    """What each of these subscribers used today and this month (absent: nothing yet)."""
     parameters = {
-        "tenant_id": tenant_id,
-        "address": address,
+        "tenants": [tenant_id for tenant_id, _ in subscribers],
+        "addresses": [address for _, address in subscribers],
         "day": day_of(now),
         "month": month_of(now),
     }
-    row = (await session.execute(_USED, parameters)).one()
-    # sum() of bigints is numeric in PostgreSQL: back to ints
-    return Used(
-        int(row.messages_today), int(row.messages_this_month), int(row.llm_tokens_this_month)
-    )
+    return {
+        (row.tenant_id, row.address): Used(
+            row.messages_today, row.messages_this_month, row.llm_tokens_this_month
+        )
+        for row in await session.execute(_USED, parameters)
+    }
 
 
 async def announce(
@@ -166,24 +180,6 @@ _SUBSCRIBED = text(
     FOR UPDATE
     """
 )
-_USED_MANY = text(
-    """
-    SELECT w.tenant_id, w.address,
-        coalesce(sum(q.messages) FILTER (WHERE q.period = 'day' AND q.period_start = :day), 0)
-            AS messages_today,
-        coalesce(sum(q.messages) FILTER (WHERE q.period = 'month' AND q.period_start = :month),
-            0) AS messages_this_month,
-        coalesce(sum(q.llm_tokens) FILTER (WHERE q.period = 'month' AND q.period_start = :month),
-            0) AS llm_tokens_this_month
-    FROM unnest(CAST(:tenants AS uuid[]), CAST(:addresses AS text[])) AS w(tenant_id, address)
-    CROSS JOIN LATERAL (
-        SELECT * FROM billing.quota_counters q
-        WHERE q.tenant_id = w.tenant_id AND q.contact_address = w.address
-          AND q.period_start IN (:day, :month)
-    ) q
-    GROUP BY w.tenant_id, w.address
-    """
-)
 
 
 async def announce_many(
@@ -208,21 +204,7 @@ async def announce_many(
         return []
     wanted = {row.plan_id for row in found}
     plans = {p.id: p for p in (await session.scalars(select(Plan).where(Plan.id.in_(wanted))))}
-    used_rows = await session.execute(
-        _USED_MANY,
-        {
-            "tenants": [r.tenant_id for r in found],
-            "addresses": [r.contact_address for r in found],
-            "day": day_of(now),
-            "month": month_of(now),
-        },
-    )
-    so_far = {
-        (u.tenant_id, u.address): Used(
-            int(u.messages_today), int(u.messages_this_month), int(u.llm_tokens_this_month)
-        )
-        for u in used_rows
-    }
+    so_far = await used_many(session, [(r.tenant_id, r.contact_address) for r in found], now)
     published = []
     for row in found:
         address = row.contact_address

@@ -10,8 +10,8 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from switchboard.billing.payments.schemas import E164
 from switchboard.billing.periods import Period, as_utc, billing_period
+from switchboard.billing.quotas.schemas import E164
 from switchboard.billing.usage.schemas import (
     Grouping,
     LedgerEntryRead,
